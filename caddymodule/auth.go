@@ -1,0 +1,131 @@
+package caddymodule
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+func init() {
+	caddy.RegisterModule(Auth{})
+}
+
+// Auth is the gate. It strips every client-supplied identity header, then
+// checks the bearer token and, when it is valid, sets X-Openid, X-Unionid
+// and X-Wechat-Appid for the handlers after it.
+type Auth struct {
+	// Optional lets requests without a token through anonymously. Their
+	// identity headers are stripped all the same, and a request with a
+	// bad token is still refused.
+	Optional bool `json:"optional,omitempty"`
+
+	app    *App
+	verify *verifier
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Auth) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.wechat_auth",
+		New: func() caddy.Module { return new(Auth) },
+	}
+}
+
+// Provision finds the wechat app and builds the verifier once, so that the
+// per-request path only parses.
+func (a *Auth) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	app, err := wechatApp(ctx)
+	if err != nil {
+		return err
+	}
+	a.app = app
+	a.verify = newVerifier(app.keys, func(id string) bool { _, ok := app.apps[id]; return ok })
+	return nil
+}
+
+// identityCtxKey keeps the verified identity on the request for the
+// handlers that run after the gate (decrypt, phone).
+type identityCtxKey struct{}
+
+func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	// Strip first, on every path through this handler, so that no early
+	// return can leave a forged header in place.
+	stripIdentity(r.Header)
+
+	token, present, malformed := bearerToken(r.Header)
+	if malformed {
+		return a.refuse(w, r, "invalid_token", "the Authorization header is malformed")
+	}
+	if !present {
+		if a.Optional {
+			return next.ServeHTTP(w, r)
+		}
+		return a.refuse(w, r, "unauthorized", "a bearer token is required: log in first")
+	}
+	id, err := a.verify.verify(token)
+	if err != nil {
+		if ce := a.logger.Check(zapcore.DebugLevel, "wechat token refused"); ce != nil {
+			ce.Write(zap.String("reason", err.Error()))
+		}
+		return a.refuse(w, r, "invalid_token", "the token is invalid or expired: log in again")
+	}
+
+	// The token is ours; the upstream gets the identity instead.
+	r.Header.Del("Authorization")
+	r.Header[hdrOpenID] = []string{id.OpenID}
+	r.Header[hdrAppID] = []string{id.AppID}
+	if id.UnionID != "" {
+		r.Header[hdrUnionID] = []string{id.UnionID}
+	}
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Set("http.auth.user.id", id.OpenID)
+	repl.Set("http.auth.user.unionid", id.UnionID)
+	repl.Set("http.auth.user.appid", id.AppID)
+	return next.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id)))
+}
+
+// bearerToken finds the bearer token. A header that is not a Bearer
+// credential counts as no token; several Authorization headers, or a
+// Bearer header with no token, are malformed.
+func bearerToken(h http.Header) (token string, present, malformed bool) {
+	vals := h.Values("Authorization")
+	if len(vals) == 0 {
+		return "", false, false
+	}
+	bearers := 0
+	for _, v := range vals {
+		scheme, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			bearers++
+			token = strings.TrimSpace(rest)
+		}
+	}
+	switch {
+	case bearers == 0:
+		return "", false, false
+	case bearers > 1 || len(vals) > 1 || token == "":
+		return "", true, true
+	}
+	return token, true, false
+}
+
+func (a *Auth) refuse(w http.ResponseWriter, r *http.Request, code, msg string) error {
+	challenge := `Bearer realm="wechat"`
+	if code == "invalid_token" {
+		challenge += `, error="invalid_token"`
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	return fail(w, r, &apiError{http.StatusUnauthorized, code, msg})
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Auth)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Auth)(nil)
+)

@@ -1,0 +1,251 @@
+package caddymodule
+
+import (
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("wechat", parseGlobalOption)
+	httpcaddyfile.RegisterHandlerDirective("wechat_login", parseLogin)
+	httpcaddyfile.RegisterHandlerDirective("wechat_auth", parseAuth)
+	httpcaddyfile.RegisterHandlerDirective("wechat_mock", parseMock)
+
+	// Registered against the same anchor, in the order they must run:
+	// login answers its own path before the gate can refuse it, and the
+	// gate runs before anything that proxies or responds.
+	httpcaddyfile.RegisterDirectiveOrder("wechat_login", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterDirectiveOrder("wechat_auth", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterDirectiveOrder("wechat_mock", httpcaddyfile.Before, "reverse_proxy")
+}
+
+// parseGlobalOption sets up the wechat app. Syntax:
+//
+//	wechat {
+//	    api_base <url>
+//	    timeout  <duration>
+//	    app <appid> {
+//	        secret <appsecret>
+//	    }
+//	    token {
+//	        signing_key <key>
+//	        ttl         <duration>
+//	        issuer      <name>
+//	    }
+//	}
+func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
+	app := new(App)
+	if err := app.UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	return httpcaddyfile.App{Name: "wechat", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// UnmarshalCaddyfile reads the wechat global option.
+func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // option name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "api_base":
+			if !d.AllArgs(&a.APIBase) {
+				return d.ArgErr()
+			}
+			if !isPlaceholder(a.APIBase) && !strings.HasPrefix(a.APIBase, "http://") && !strings.HasPrefix(a.APIBase, "https://") {
+				return d.Errf("api_base %q must be an http:// or https:// origin", a.APIBase)
+			}
+		case "timeout":
+			if err := parseDuration(d, &a.Timeout); err != nil {
+				return err
+			}
+		case "app":
+			mp, err := parseMiniProgram(d)
+			if err != nil {
+				return err
+			}
+			for _, other := range a.Apps {
+				if other.AppID == mp.AppID {
+					return d.Errf("app %s is configured twice; merge the two blocks", mp.AppID)
+				}
+			}
+			a.Apps = append(a.Apps, mp)
+		case "token":
+			if a.Token != nil {
+				return d.Err("the token block is given twice; merge the two blocks")
+			}
+			a.Token = new(TokenConfig)
+			if err := a.Token.unmarshal(d); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unknown subdirective %q in wechat; expected api_base, timeout, app or token", d.Val())
+		}
+	}
+	return nil
+}
+
+func parseMiniProgram(d *caddyfile.Dispenser) (*MiniProgram, error) {
+	mp := new(MiniProgram)
+	if !d.NextArg() {
+		return nil, d.Err("app needs an appid: app wx0123456789abcdef { secret {env.WECHAT_SECRET} }")
+	}
+	mp.AppID = d.Val()
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	if !isPlaceholder(mp.AppID) {
+		if err := checkAppID(mp.AppID); err != nil {
+			return nil, d.Err(err.Error())
+		}
+	}
+	line := d.Line()
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "secret":
+			if !d.AllArgs(&mp.Secret) {
+				return nil, d.ArgErr()
+			}
+		default:
+			return nil, d.Errf("unknown subdirective %q in app %s; expected secret", d.Val(), mp.AppID)
+		}
+	}
+	if mp.Secret == "" {
+		return nil, d.Errf("app %s (line %d) has no secret; add 'secret {env.WECHAT_SECRET}' inside its block", mp.AppID, line)
+	}
+	return mp, nil
+}
+
+func (t *TokenConfig) unmarshal(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "signing_key":
+			if !d.AllArgs(&t.SigningKey) {
+				return d.ArgErr()
+			}
+			if !isPlaceholder(t.SigningKey) && len(t.SigningKey) < minKeyBytes {
+				return d.Errf("signing_key is %d bytes; HS256 needs %d bytes or more (generate one with: openssl rand -base64 48)", len(t.SigningKey), minKeyBytes)
+			}
+		case "ttl":
+			if err := parseDuration(d, &t.TTL); err != nil {
+				return err
+			}
+		case "issuer":
+			if !d.AllArgs(&t.Issuer) {
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("unknown subdirective %q in token; expected signing_key, ttl or issuer", d.Val())
+		}
+	}
+	return nil
+}
+
+func parseDuration(d *caddyfile.Dispenser, into *caddy.Duration) error {
+	var s string
+	if !d.AllArgs(&s) {
+		return d.ArgErr()
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil || dur <= 0 {
+		return d.Errf("%s: %q is not a positive duration such as 5s or 2h", d.Val(), s)
+	}
+	*into = caddy.Duration(dur)
+	return nil
+}
+
+// isPlaceholder reports whether s holds a placeholder, whose value is only
+// known at provisioning, so checks on it wait for caddy validate.
+func isPlaceholder(s string) bool {
+	return strings.Contains(s, "{") && strings.Contains(s, "}")
+}
+
+// parseLogin sets up wechat_login. Syntax:
+//
+//	wechat_login [<matcher>]
+func parseLogin(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	l := new(Login)
+	err := l.UnmarshalCaddyfile(h.Dispenser)
+	return l, err
+}
+
+// UnmarshalCaddyfile reads wechat_login, which takes no options yet.
+func (l *Login) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if d.NextBlock(0) {
+		return d.Errf("unknown subdirective %q in wechat_login", d.Val())
+	}
+	return nil
+}
+
+// parseAuth sets up wechat_auth. Syntax:
+//
+//	wechat_auth [<matcher>] {
+//	    optional
+//	}
+func parseAuth(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	a := new(Auth)
+	err := a.UnmarshalCaddyfile(h.Dispenser)
+	return a, err
+}
+
+// UnmarshalCaddyfile reads wechat_auth.
+func (a *Auth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "optional":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			a.Optional = true
+		default:
+			return d.Errf("unknown subdirective %q in wechat_auth; expected optional", d.Val())
+		}
+	}
+	return nil
+}
+
+// parseMock sets up wechat_mock. Syntax:
+//
+//	wechat_mock [<matcher>]
+func parseMock(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Mock)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// UnmarshalCaddyfile reads wechat_mock, which takes no options.
+func (m *Mock) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if d.NextBlock(0) {
+		return d.Errf("unknown subdirective %q in wechat_mock", d.Val())
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddyfile.Unmarshaler = (*App)(nil)
+	_ caddyfile.Unmarshaler = (*Login)(nil)
+	_ caddyfile.Unmarshaler = (*Auth)(nil)
+	_ caddyfile.Unmarshaler = (*Mock)(nil)
+)

@@ -1,0 +1,230 @@
+package caddymodule
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+// Test fixtures. The secret and key are long enough to be recognisable
+// in a log search.
+const (
+	testAppID   = "wx0123456789abcdef"
+	testAppID2  = "wx1111111111111111"
+	testSecret  = "s3cr3t-app-secret-0123456789abcdef"
+	testSecret2 = "s3cr3t-app-secret-second-app-9876"
+	testKey     = "test-signing-key-0123456789-abcdefghijklmnop"
+	mainPort    = 9180
+	optPort     = 9181
+	styledPort  = 9182
+	mockPort    = 9183
+	underPort   = 9184
+)
+
+// ranIntegration counts integration tests that really ran; the guard test
+// fails the suite if caddytest skipped them all.
+var ranIntegration atomic.Int32
+
+// upstream is a real HTTP backend that records what reached it.
+type upstream struct {
+	*httptest.Server
+	mu   sync.Mutex
+	last http.Header
+	hits int
+}
+
+func newUpstream(t *testing.T) *upstream {
+	u := &upstream{}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.last = r.Header.Clone()
+		u.hits++
+		u.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"path": r.URL.Path, "headers": r.Header})
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *upstream) received() (http.Header, int) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.last, u.hits
+}
+
+// fakeWeChat answers jscode2session by calling answer with the code; it
+// counts calls per code.
+type fakeWeChat struct {
+	*httptest.Server
+	mu    sync.Mutex
+	calls map[string]int
+	last  string // raw query of the last call
+}
+
+func newFakeWeChat(t *testing.T, answer func(w http.ResponseWriter, r *http.Request, code string, call int)) *fakeWeChat {
+	f := &fakeWeChat{calls: map[string]int{}}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code := r.URL.Query().Get("js_code")
+		f.mu.Lock()
+		f.calls[code]++
+		n := f.calls[code]
+		f.last = r.URL.RawQuery
+		f.mu.Unlock()
+		answer(w, r, code, n)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeWeChat) count(code string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[code]
+}
+
+// wechatJSON writes WeChat-style JSON, labelled text/plain.
+func wechatJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "text/plain")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// okAnswer is a success for code, with a unionid for codes starting "u".
+func okAnswer(w http.ResponseWriter, code string) {
+	ans := map[string]any{"openid": "o-" + code, "session_key": "tiihtNczf5v6AKRyjwEUhQ=="}
+	if strings.HasPrefix(code, "u") {
+		ans["unionid"] = "u-" + code
+	}
+	wechatJSON(w, ans)
+}
+
+// stdConfig is a Caddyfile with the sites every integration test uses:
+// the gate on mainPort, optional on optPort, handle_errors on styledPort,
+// the simulator on mockPort and underscore/dot names allowed on underPort.
+func stdConfig(apiBase, up string) string {
+	return fmt.Sprintf(`{
+	admin localhost:2999
+	http_port %[3]d
+	https_port 9543
+	auto_https off
+	skip_install_trust
+	servers :%[7]d {
+		expected_underscore_headers X_Openid X_Unionid X_Wechat_Appid
+		expected_dot_headers X.Openid X.Unionid X.Wechat.Appid
+	}
+	wechat {
+		api_base %[1]s
+		timeout 1s
+		app %[8]s {
+			secret %[9]s
+		}
+		app %[10]s {
+			secret %[11]s
+		}
+		token {
+			signing_key %[12]s
+			ttl 1h
+		}
+	}
+}
+:%[3]d {
+	wechat_login /login
+	wechat_auth
+	reverse_proxy %[2]s {
+		transport http {
+			keepalive 2s
+		}
+	}
+}
+:%[4]d {
+	wechat_auth {
+		optional
+	}
+	reverse_proxy %[2]s
+}
+:%[5]d {
+	wechat_auth
+	reverse_proxy %[2]s
+	handle_errors {
+		respond "styled {err.status_code}" {err.status_code}
+	}
+}
+:%[6]d {
+	wechat_mock
+}
+:%[7]d {
+	wechat_auth
+	reverse_proxy %[2]s
+}
+`, apiBase, up, mainPort, optPort, styledPort, mockPort, underPort, testAppID, testSecret, testAppID2, testSecret2, testKey)
+}
+
+// startCaddy loads cfg into the in-process Caddy.
+func startCaddy(t *testing.T, cfg string) *caddytest.Tester {
+	t.Helper()
+	tester := caddytest.NewTester(t)
+	tester.InitServer(cfg, "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	ranIntegration.Add(1)
+	return tester
+}
+
+func at(port int, path string) string {
+	return fmt.Sprintf("http://localhost:%d%s", port, path)
+}
+
+// do sends a request and returns status, headers and decoded JSON body.
+func do(t *testing.T, c *http.Client, method, u string, hdr http.Header, body string) (int, http.Header, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range hdr {
+		req.Header[k] = vs // raw keys: keep odd spellings as sent
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(bytes.TrimSpace(raw)) > 0 && raw[0] == '{' {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s %s: body is not JSON: %q", method, u, raw)
+		}
+	} else {
+		out = map[string]any{"_raw": string(raw)}
+	}
+	return resp.StatusCode, resp.Header, out
+}
+
+// login posts code and returns the token.
+func login(t *testing.T, c *http.Client, code string) (string, map[string]any) {
+	t.Helper()
+	st, _, body := do(t, c, "POST", at(mainPort, "/login"), http.Header{"Content-Type": {"application/json"}},
+		fmt.Sprintf(`{"code": %q, "appid": %q}`, code, testAppID))
+	if st != 200 {
+		t.Fatalf("login %q: status %d body %v", code, st, body)
+	}
+	return body["token"].(string), body
+}
+
+func bearer(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
+
+func newClient() *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: false}}
+}

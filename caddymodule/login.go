@@ -1,0 +1,202 @@
+package caddymodule
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddy-wechat/caddy-wechat/wechat"
+)
+
+func init() {
+	caddy.RegisterModule(Login{})
+}
+
+// maxLoginBody caps the login body: a code and an appid fit in a few
+// hundred bytes.
+const maxLoginBody = 4 << 10
+
+// busyRetries and busyBackoff bound the retries on errcode -1.
+const (
+	busyRetries = 2
+	busyBackoff = 200 * time.Millisecond
+)
+
+// Login is the code-exchange endpoint. It takes the code from wx.login,
+// exchanges it with WeChat's jscode2session, keeps the session_key sealed
+// inside the session token, and answers with that token.
+type Login struct {
+	app    *App
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Login) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.wechat_login",
+		New: func() caddy.Module { return new(Login) },
+	}
+}
+
+// Provision finds the wechat app.
+func (l *Login) Provision(ctx caddy.Context) error {
+	l.logger = ctx.Logger()
+	app, err := wechatApp(ctx)
+	l.app = app
+	return err
+}
+
+type loginRequest struct {
+	Code  string `json:"code"`
+	AppID string `json:"appid"`
+}
+
+type loginResponse struct {
+	Token     string `json:"token"`
+	TokenType string `json:"token_type"`
+	ExpiresIn int64  `json:"expires_in"`
+	OpenID    string `json:"openid"`
+	UnionID   string `json:"unionid,omitempty"`
+}
+
+func (l *Login) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return fail(w, r, &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "use POST"})
+	}
+	req, aerr := readLoginRequest(w, r)
+	if aerr != nil {
+		return fail(w, r, aerr)
+	}
+	mp, ok := l.app.app(req.AppID)
+	if !ok {
+		msg := "unknown appid"
+		if req.AppID == "" {
+			msg = "appid is required when several apps are configured"
+		}
+		return fail(w, r, &apiError{http.StatusBadRequest, "invalid_request", msg})
+	}
+
+	sess, err := l.exchange(mp, req.Code)
+	if err != nil {
+		l.logFailure(mp.AppID, err)
+		aerr, retryAfter := wechatFailure(err)
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		return fail(w, r, aerr)
+	}
+
+	now := time.Now()
+	token, exp, err := l.app.keys.mint(mp.AppID, sess.OpenID, sess.UnionID, sess.SessionKey, now, time.Duration(l.app.Token.TTL))
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, errors.New("minting the session token failed"))
+	}
+	if ce := l.logger.Check(zapcore.DebugLevel, "wechat login"); ce != nil {
+		ce.Write(zap.String("appid", mp.AppID), zap.String("openid", sess.OpenID))
+	}
+	writeJSON(w, http.StatusOK, loginResponse{
+		Token:     token,
+		TokenType: "Bearer",
+		ExpiresIn: exp.Unix() - now.Unix(),
+		OpenID:    sess.OpenID,
+		UnionID:   sess.UnionID,
+	})
+	return nil
+}
+
+// readLoginRequest reads a JSON or form body of at most maxLoginBody.
+func readLoginRequest(w http.ResponseWriter, r *http.Request) (*loginRequest, *apiError) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxLoginBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &apiError{http.StatusRequestEntityTooLarge, "request_too_large", "the body must be at most " + strconv.Itoa(maxLoginBody) + " bytes"}
+		}
+		return nil, &apiError{http.StatusBadRequest, "invalid_request", "the body could not be read"}
+	}
+	var req loginRequest
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt == "application/x-www-form-urlencoded" {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, &apiError{http.StatusBadRequest, "invalid_request", "the form body is malformed"}
+		}
+		req.Code, req.AppID = form.Get("code"), form.Get("appid")
+	} else if err := json.Unmarshal(body, &req); err != nil {
+		return nil, &apiError{http.StatusBadRequest, "invalid_request", `the body must be JSON {"code": "...", "appid": "..."} or a form`}
+	}
+	if req.Code == "" {
+		return nil, &apiError{http.StatusBadRequest, "invalid_request", "code is required: send the code from wx.login"}
+	}
+	return &req, nil
+}
+
+// exchange calls jscode2session once per (appid, code) however many
+// requests carry that code at the same moment. The call is detached from
+// the request so that one client hanging up does not fail the others.
+func (l *Login) exchange(mp *MiniProgram, code string) (*wechat.Session, error) {
+	v, err := l.app.flights.do(mp.AppID+"\x00"+code, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(l.app.Timeout))
+		defer cancel()
+		var s *wechat.Session
+		err := wechat.RetryBusy(ctx, busyRetries, busyBackoff, func() error {
+			var err error
+			s, err = l.app.client.Code2Session(ctx, mp.AppID, mp.secret, code)
+			return err
+		})
+		return s, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*wechat.Session), nil
+}
+
+// logFailure makes the operator's own mistakes loud and keeps the rest at
+// debug; the errcode and WeChat's rid are logged, never the code or secret.
+func (l *Login) logFailure(appID string, err error) {
+	level := zapcore.DebugLevel
+	msg := "wechat login failed"
+	switch wechat.KindOf(err) {
+	case wechat.KindConfig:
+		level, msg = zapcore.ErrorLevel, "wechat rejected this app's credentials; check the appid and secret"
+	case wechat.KindUnknown, wechat.KindBadResponse, wechat.KindUnreachable, wechat.KindTimeout:
+		level = zapcore.WarnLevel
+	}
+	ce := l.logger.Check(level, msg)
+	if ce == nil {
+		return
+	}
+	fields := []zap.Field{zap.String("appid", appID), zap.String("kind", wechat.KindOf(err).String())}
+	if code, ok := wechat.ErrCode(err); ok {
+		fields = append(fields, zap.Int("errcode", code))
+	}
+	ce.Write(append(fields, zap.String("error", err.Error()))...)
+}
+
+// wechatApp returns the configured wechat app.
+func wechatApp(ctx caddy.Context) (*App, error) {
+	v, err := ctx.AppIfConfigured("wechat")
+	if err != nil {
+		return nil, errors.New("the wechat global option is missing: add a 'wechat { app <appid> { secret ... } }' block at the top of the Caddyfile")
+	}
+	return v.(*App), nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Login)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Login)(nil)
+)

@@ -1,0 +1,46 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+// apiError is a client-facing failure: a status, a stable machine code and
+// a sentence for a person. It never carries secrets, codes or tokens.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"error"`
+	Message string `json:"message,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+// hasErrorRoutes reports whether the server has handle_errors routes, which
+// should then get the chance to restyle our errors.
+func hasErrorRoutes(r *http.Request) bool {
+	srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
+	return ok && srv != nil && srv.Errors != nil && len(srv.Errors.Routes) > 0
+}
+
+// fail sends e as JSON, or, when the site has handle_errors, returns it as
+// a Caddy HTTP error so those routes can restyle it. Caddy would otherwise
+// answer a returned error with an empty body. Headers set on w beforehand
+// (Retry-After, WWW-Authenticate) are kept either way.
+func fail(w http.ResponseWriter, r *http.Request, e *apiError) error {
+	if hasErrorRoutes(r) {
+		return caddyhttp.Error(e.Status, e)
+	}
+	writeJSON(w, e.Status, e)
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,164 @@
+package caddymodule
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// maxTokenBytes caps a bearer token before it reaches the JWT parser, which
+// allocates in proportion to its input.
+const maxTokenBytes = 4096
+
+// sessionClaims are the claims of a session token. aud is a single string
+// (the appid) rather than jwt.ClaimStrings so that tokens read naturally
+// and a token with several audiences fails to parse.
+type sessionClaims struct {
+	Issuer    string           `json:"iss"`
+	Subject   string           `json:"sub"`
+	Audience  string           `json:"aud"`
+	IssuedAt  *jwt.NumericDate `json:"iat"`
+	ExpiresAt *jwt.NumericDate `json:"exp"`
+	ID        string           `json:"jti"`
+	UnionID   string           `json:"unionid,omitempty"`
+	// SealedKey is the session_key sealed with AES-256-GCM under a key
+	// derived from the signing key, bound to appid and openid.
+	SealedKey string `json:"sk,omitempty"`
+}
+
+func (c *sessionClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
+func (c *sessionClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt, nil }
+func (c *sessionClaims) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
+func (c *sessionClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
+func (c *sessionClaims) GetSubject() (string, error)                  { return c.Subject, nil }
+func (c *sessionClaims) GetAudience() (jwt.ClaimStrings, error) {
+	return jwt.ClaimStrings{c.Audience}, nil
+}
+
+// Identity is a verified user.
+type Identity struct {
+	OpenID    string
+	UnionID   string
+	AppID     string
+	ExpiresAt time.Time
+	sealedKey string
+}
+
+var errNoSessionKey = errors.New("token carries no session_key")
+
+// mint issues a token for the session.
+func (k *keyring) mint(appID, openID, unionID, sessionKey string, now time.Time, ttl time.Duration) (string, time.Time, error) {
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", time.Time{}, err
+	}
+	exp := now.Add(ttl).Truncate(time.Second)
+	c := &sessionClaims{
+		Issuer:    k.issuer,
+		Subject:   openID,
+		Audience:  appID,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(exp),
+		ID:        base64.RawURLEncoding.EncodeToString(jti),
+		UnionID:   unionID,
+	}
+	if sessionKey != "" {
+		sealed, err := k.sealSessionKey(appID, openID, sessionKey)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		c.SealedKey = sealed
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	t.Header["kid"] = k.kid
+	s, err := t.SignedString(k.hmac)
+	return s, exp, err
+}
+
+func sealAAD(appID, openID string) []byte {
+	return []byte(appID + "\x00" + openID)
+}
+
+func (k *keyring) sealSessionKey(appID, openID, sessionKey string) (string, error) {
+	nonce := make([]byte, k.seal.NonceSize(), k.seal.NonceSize()+len(sessionKey)+k.seal.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	out := k.seal.Seal(nonce, nonce, []byte(sessionKey), sealAAD(appID, openID))
+	return base64.RawURLEncoding.EncodeToString(out), nil
+}
+
+// sessionKey opens the session_key sealed in a verified token.
+func (k *keyring) sessionKey(id *Identity) (string, error) {
+	if id.sealedKey == "" {
+		return "", errNoSessionKey
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(id.sealedKey)
+	if err != nil || len(raw) < k.seal.NonceSize() {
+		return "", errNoSessionKey
+	}
+	n := k.seal.NonceSize()
+	plain, err := k.seal.Open(nil, raw[:n], raw[n:], sealAAD(id.AppID, id.OpenID))
+	if err != nil {
+		return "", errNoSessionKey
+	}
+	return string(plain), nil
+}
+
+// verifier checks tokens: only HS256, only our kid, exp required, iss and
+// a configured aud required.
+type verifier struct {
+	keys   *keyring
+	parser *jwt.Parser
+	known  func(appID string) bool
+}
+
+func newVerifier(keys *keyring, known func(string) bool) *verifier {
+	return &verifier{
+		keys: keys,
+		parser: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+			jwt.WithExpirationRequired(),
+			jwt.WithIssuedAt(),
+			jwt.WithIssuer(keys.issuer),
+			jwt.WithLeeway(5*time.Second),
+		),
+		known: known,
+	}
+}
+
+var (
+	errTokenTooLong = errors.New("token longer than 4096 bytes")
+	errTokenClaims  = errors.New("token claims incomplete or for an unknown app")
+)
+
+func (v *verifier) keyFunc(t *jwt.Token) (any, error) {
+	if kid, _ := t.Header["kid"].(string); kid != v.keys.kid {
+		return nil, errors.New("unknown kid")
+	}
+	return v.keys.hmac, nil
+}
+
+// verify returns the identity in a valid token.
+func (v *verifier) verify(token string) (*Identity, error) {
+	if len(token) > maxTokenBytes {
+		return nil, errTokenTooLong
+	}
+	var c sessionClaims
+	if _, err := v.parser.ParseWithClaims(token, &c, v.keyFunc); err != nil {
+		return nil, err
+	}
+	if c.Subject == "" || c.Audience == "" || !v.known(c.Audience) {
+		return nil, errTokenClaims
+	}
+	return &Identity{
+		OpenID:    c.Subject,
+		UnionID:   c.UnionID,
+		AppID:     c.Audience,
+		ExpiresAt: c.ExpiresAt.Time,
+		sealedKey: c.SealedKey,
+	}, nil
+}
