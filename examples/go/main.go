@@ -1,0 +1,101 @@
+// Command backend is a minimal upstream for the caddy-wechat plugin.
+//
+// Caddy authenticates the WeChat session and proxies the request here with the
+// trusted headers X-Openid, X-Unionid (only when known) and X-Wechat-Appid.
+// Anonymous requests (allowed with `optional`) arrive with none of them.
+//
+// These headers are trustworthy only because this server listens on loopback
+// (or a private network) where nothing but Caddy can reach it.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"time"
+)
+
+// maxEchoBody caps how much of the request body the echo endpoint returns.
+const maxEchoBody = 64 << 10
+
+type meResponse struct {
+	Openid  string `json:"openid"`
+	Unionid string `json:"unionid,omitempty"`
+	Appid   string `json:"appid"`
+}
+
+type echoResponse struct {
+	Backend string              `json:"backend"`
+	Method  string              `json:"method"`
+	Path    string              `json:"path"`
+	Openid  string              `json:"openid"`
+	Unionid string              `json:"unionid"`
+	Appid   string              `json:"appid"`
+	Headers map[string][]string `json:"headers"`
+	Body    string              `json:"body"`
+}
+
+func newHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Header.Get is case-insensitive; Caddy sets these headers, overwriting
+		// anything the client sent. An empty value counts as absent.
+		openid := r.Header.Get("X-Openid")
+		unionid := r.Header.Get("X-Unionid")
+		appid := r.Header.Get("X-Wechat-Appid")
+
+		if r.URL.Path == "/api/me" {
+			if r.Method != http.MethodGet {
+				w.Header().Set("Allow", http.MethodGet)
+				writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
+				return
+			}
+			if openid == "" {
+				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthorized"})
+				return
+			}
+			writeJSON(w, http.StatusOK, meResponse{Openid: openid, Unionid: unionid, Appid: appid})
+			return
+		}
+
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxEchoBody))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "cannot read body"})
+			return
+		}
+		headers := r.Header.Clone()
+		headers.Set("Host", r.Host) // net/http moves Host out of r.Header
+		writeJSON(w, http.StatusOK, echoResponse{
+			Backend: "go",
+			Method:  r.Method,
+			Path:    r.URL.EscapedPath(),
+			Openid:  openid,
+			Unionid: unionid,
+			Appid:   appid,
+			Headers: headers,
+			Body:    string(body),
+		})
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func main() {
+	def := os.Getenv("ADDR")
+	if def == "" {
+		def = "127.0.0.1:9000"
+	}
+	addr := flag.String("addr", def, "listen address; keep it on loopback or a private network so only Caddy can reach it")
+	flag.Parse()
+
+	srv := &http.Server{Addr: *addr, Handler: newHandler(), ReadHeaderTimeout: 10 * time.Second}
+	log.Printf("go backend listening on http://%s", *addr)
+	log.Fatal(srv.ListenAndServe())
+}
