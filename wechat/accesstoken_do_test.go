@@ -1,0 +1,111 @@
+package wechat
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestDoRetriesOnceOnStaleToken(t *testing.T) {
+	s := &tokenServer{}
+	a := newAccessTokens(t, s)
+	var seen []string
+	err := a.Do(context.Background(), func(tok string) error {
+		seen = append(seen, tok)
+		if tok == "tok-1" {
+			return &APIError{Op: "x", Code: CodeInvalidCredential}
+		}
+		return nil
+	})
+	if err != nil || len(seen) != 2 || seen[1] != "tok-2" || s.requests.Load() != 2 {
+		t.Errorf("err = %v, tokens %v, %d requests", err, seen, s.requests.Load())
+	}
+	// The new token is cached.
+	if tok, _ := a.Token(context.Background()); tok != "tok-2" || s.requests.Load() != 2 {
+		t.Errorf("after Do: %q, %d requests", tok, s.requests.Load())
+	}
+}
+
+func TestDoReturnsSecondStaleToken(t *testing.T) {
+	for _, code := range []int{CodeInvalidCredential, CodeInvalidToken, CodeTokenExpired} {
+		s := &tokenServer{}
+		a := newAccessTokens(t, s)
+		var seen []string
+		err := a.Do(context.Background(), func(tok string) error {
+			seen = append(seen, tok)
+			return &APIError{Op: "x", Code: code}
+		})
+		if c, _ := ErrCode(err); c != code || len(seen) != 2 || s.requests.Load() != 2 {
+			t.Errorf("%d: err = %v, tokens %v, %d requests", code, err, seen, s.requests.Load())
+		}
+		for _, tok := range seen {
+			assertNoLeak(t, err, tok)
+		}
+	}
+}
+
+func TestDoDoesNotRetryOtherErrors(t *testing.T) {
+	s := &tokenServer{}
+	a := newAccessTokens(t, s)
+	mine := errors.New("not a token problem")
+	for _, want := range []error{mine, &APIError{Code: CodeInvalidCode}, nil} {
+		calls := 0
+		err := a.Do(context.Background(), func(string) error { calls++; return want })
+		if err != want || calls != 1 {
+			t.Errorf("err = %v, %d calls", err, calls)
+		}
+	}
+	if s.requests.Load() != 1 {
+		t.Errorf("%d requests", s.requests.Load())
+	}
+}
+
+func TestDoKeepsTokenRefreshedMeanwhile(t *testing.T) {
+	s := &tokenServer{}
+	a := newAccessTokens(t, s)
+	a.Cache = NewMemoryTokenCache()
+	var seen []string
+	err := a.Do(context.Background(), func(tok string) error {
+		seen = append(seen, tok)
+		if tok == "tok-1" {
+			// Another instance stored a newer token before this failure
+			// came back: it must survive the CompareAndDelete of tok-1.
+			a.Cache.Set(testAppID, "tok-other", time.Hour)
+			return &APIError{Code: CodeTokenExpired}
+		}
+		return nil
+	})
+	if err != nil || len(seen) != 2 || seen[1] != "tok-other" || s.requests.Load() != 1 {
+		t.Errorf("err = %v, tokens %v, %d requests", err, seen, s.requests.Load())
+	}
+}
+
+func TestMemoryTokenCache(t *testing.T) {
+	c := NewMemoryTokenCache()
+	if _, ok := c.Get("a"); ok {
+		t.Fatal("empty cache hit")
+	}
+	c.Set("a", "new", time.Hour)
+	c.Set("b", "other", time.Hour)
+	c.CompareAndDelete("a", "old")
+	if tok, ok := c.Get("a"); !ok || tok != "new" {
+		t.Errorf("CompareAndDelete of an old token dropped the new one: %q, %v", tok, ok)
+	}
+	c.CompareAndDelete("a", "new")
+	if _, ok := c.Get("a"); ok {
+		t.Error("CompareAndDelete of the current token kept it")
+	}
+	if tok, _ := c.Get("b"); tok != "other" {
+		t.Errorf("other appid touched: %q", tok)
+	}
+	c.Set("b", "x", 0)
+	if _, ok := c.Get("b"); ok {
+		t.Error("ttl 0 stored an entry (go-cache would keep it forever)")
+	}
+	c.Set("c", "short", 30*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	if _, ok := c.Get("c"); ok {
+		t.Error("expired entry returned")
+	}
+}
