@@ -53,6 +53,7 @@ type App struct {
 	client  *wechat.Client
 	httpc   *http.Client
 	flights *flightGroup
+	tokens  map[string]*wechat.AccessTokens // by appid; see accesstokens.go
 	logger  *zap.Logger
 }
 
@@ -140,7 +141,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}}
 	a.client = &wechat.Client{BaseURL: a.APIBase, HTTPClient: a.httpc}
 	a.flights = new(flightGroup)
-	return nil
+	return a.provisionAccessTokens()
 }
 
 // Validate checks what can only be checked after placeholders are expanded.
@@ -183,6 +184,11 @@ func (a *App) Stop() error {
 	return nil
 }
 
+// Cleanup releases this config's hold on state shared across reloads.
+func (a *App) Cleanup() error {
+	return a.releaseAccessTokens()
+}
+
 // app returns the Mini Program for appid; an empty appid picks the only
 // one when exactly one is configured.
 func (a *App) app(appID string) (*MiniProgram, bool) {
@@ -197,5 +203,6 @@ func (a *App) app(appID string) (*MiniProgram, bool) {
 var (
 	_ caddy.App         = (*App)(nil)
 	_ caddy.Provisioner = (*App)(nil)
-	_ caddy.Validator   = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
 )

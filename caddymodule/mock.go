@@ -110,13 +110,18 @@ func (m *Mock) Cleanup() error {
 	return err
 }
 
+// mockRoutes maps a WeChat API path to the simulator's answer. Files that
+// simulate more of the API add to it in their init.
+var mockRoutes = map[string]func(m *Mock, w http.ResponseWriter, r *http.Request){
+	"/sns/jscode2session": (*Mock).jscode2session,
+}
+
 func (m *Mock) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
-	switch r.URL.Path {
-	case "/sns/jscode2session":
-		m.jscode2session(w, r)
-	default:
-		mockAnswer(w, http.StatusNotFound, map[string]any{"errcode": 40066, "errmsg": mockErrMsg("invalid url")})
+	if route, ok := mockRoutes[r.URL.Path]; ok {
+		route(m, w, r)
+		return nil
 	}
+	mockAnswer(w, http.StatusNotFound, mockErr(40066, "invalid url"))
 	return nil
 }
 
