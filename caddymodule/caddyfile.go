@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -66,14 +67,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		case "app":
-			mp, err := parseMiniProgram(d)
+			mp, err := parseMiniProgram(d, a.Apps)
 			if err != nil {
 				return err
-			}
-			for _, other := range a.Apps {
-				if other.AppID == mp.AppID {
-					return d.Errf("app %s is configured twice; merge the two blocks", mp.AppID)
-				}
 			}
 			a.Apps = append(a.Apps, mp)
 		case "token":
@@ -91,7 +87,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
-func parseMiniProgram(d *caddyfile.Dispenser) (*MiniProgram, error) {
+func parseMiniProgram(d *caddyfile.Dispenser, seen []*MiniProgram) (*MiniProgram, error) {
 	mp := new(MiniProgram)
 	if !d.NextArg() {
 		return nil, d.Err("app needs an appid: app wx0123456789abcdef { secret {env.WECHAT_SECRET} }")
@@ -105,7 +101,12 @@ func parseMiniProgram(d *caddyfile.Dispenser) (*MiniProgram, error) {
 			return nil, d.Err(err.Error())
 		}
 	}
-	line := d.Line()
+	for _, other := range seen {
+		if other.AppID == mp.AppID {
+			return nil, d.Errf("app %s is configured twice; merge the two blocks", mp.AppID)
+		}
+	}
+	file, line := d.File(), d.Line()
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "secret":
@@ -117,7 +118,8 @@ func parseMiniProgram(d *caddyfile.Dispenser) (*MiniProgram, error) {
 		}
 	}
 	if mp.Secret == "" {
-		return nil, d.Errf("app %s (line %d) has no secret; add 'secret {env.WECHAT_SECRET}' inside its block", mp.AppID, line)
+		// Point at the app line, not at the closing brace.
+		return nil, fmt.Errorf("app %s has no secret; add 'secret {env.WECHAT_SECRET}' inside its block, at %s:%d", mp.AppID, file, line)
 	}
 	return mp, nil
 }
@@ -151,13 +153,14 @@ func (t *TokenConfig) unmarshal(d *caddyfile.Dispenser) error {
 }
 
 func parseDuration(d *caddyfile.Dispenser, into *caddy.Duration) error {
+	name := d.Val()
 	var s string
 	if !d.AllArgs(&s) {
 		return d.ArgErr()
 	}
 	dur, err := caddy.ParseDuration(s)
 	if err != nil || dur <= 0 {
-		return d.Errf("%s: %q is not a positive duration such as 5s or 2h", d.Val(), s)
+		return d.Errf("%s: %q is not a positive duration such as 5s or 2h", name, s)
 	}
 	*into = caddy.Duration(dur)
 	return nil

@@ -189,8 +189,11 @@ func (l *Login) logFailure(appID string, err error) {
 // wechatApp returns the configured wechat app.
 func wechatApp(ctx caddy.Context) (*App, error) {
 	v, err := ctx.AppIfConfigured("wechat")
-	if err != nil {
+	if errors.Is(err, caddy.ErrNotConfigured) {
 		return nil, errors.New("the wechat global option is missing: add a 'wechat { app <appid> { secret ... } }' block at the top of the Caddyfile")
+	}
+	if err != nil {
+		return nil, err
 	}
 	return v.(*App), nil
 }
