@@ -1,0 +1,107 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestMockThroughCaddy logs in against the simulator itself, as the demo
+// does, and checks WeChat's shapes and quirks.
+func TestMockThroughCaddy(t *testing.T) {
+	up := newUpstream(t)
+	startCaddy(t, stdConfig(at(mockPort, ""), up.URL))
+	c := newClient()
+
+	_, a1 := login(t, c, "alice.1")
+	_, a2 := login(t, c, "alice.2")
+	_, b1 := login(t, c, "bob.1")
+	if a1["openid"] != a2["openid"] || a1["openid"] == b1["openid"] || len(a1["openid"].(string)) != 28 {
+		t.Fatalf("openids not stable per user: %v %v %v", a1["openid"], a2["openid"], b1["openid"])
+	}
+	if a1["unionid"] != nil {
+		t.Fatalf("unexpected unionid: %v", a1)
+	}
+	_, u := login(t, c, "union-carol.1")
+	if u["unionid"] == nil || u["unionid"] == u["openid"] {
+		t.Fatalf("union user has no unionid: %v", u)
+	}
+
+	for code, want := range map[string]int{"alice.1": 401, "err40029": 401, "err40226": 403, "err45011": 429, "err-1": 503, "html.1": 502, "hang.1": 504, "err40125": 502} {
+		st, _, body := do(t, c, "POST", at(mainPort, "/login"), nil, fmt.Sprintf(`{"code":%q,"appid":%q}`, code, testAppID))
+		if st != want {
+			t.Errorf("code %s: %d %v, want %d", code, st, body, want)
+		}
+	}
+
+	// The raw simulator answers like WeChat: HTTP 200, text/plain JSON.
+	for _, tc := range []struct {
+		q    url.Values
+		code int
+	}{
+		{url.Values{"secret": {testSecret}, "js_code": {"x"}, "grant_type": {"authorization_code"}}, 41002},
+		{url.Values{"appid": {"wxffffffffffffffff"}, "secret": {testSecret}, "js_code": {"x"}, "grant_type": {"authorization_code"}}, 40013},
+		{url.Values{"appid": {testAppID}, "secret": {"wrong"}, "js_code": {"x"}, "grant_type": {"authorization_code"}}, 40125},
+		{url.Values{"appid": {testAppID}, "secret": {testSecret}, "grant_type": {"authorization_code"}}, 41008},
+	} {
+		resp, err := c.Get(at(mockPort, "/sns/jscode2session?"+tc.q.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var ans struct {
+			ErrCode int    `json:"errcode"`
+			ErrMsg  string `json:"errmsg"`
+		}
+		_ = json.Unmarshal(raw, &ans)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/plain" || ans.ErrCode != tc.code || !strings.Contains(ans.ErrMsg, "rid:") {
+			t.Errorf("mock %v: %d %q %s", tc.q, resp.StatusCode, resp.Header.Get("Content-Type"), raw)
+		}
+	}
+}
+
+// TestGeneratedKeySurvivesReload leaves signing_key out: the key is made
+// once, kept in Caddy's storage, and tokens stay valid across a reload.
+func TestGeneratedKeySurvivesReload(t *testing.T) {
+	up := newUpstream(t)
+	wx := newFakeWeChat(t, func(w http.ResponseWriter, r *http.Request, code string, _ int) { okAnswer(w, code) })
+	dir := t.TempDir()
+	t.Setenv("WECHAT_TEST_SECRET", testSecret)
+	cfg := func(ttl string) string {
+		s := stdConfig(wx.URL, up.URL)
+		s = strings.Replace(s, "\tsigning_key "+testKey+"\n", "", 1)
+		s = strings.Replace(s, "ttl 1h", "ttl "+ttl, 1)
+		s = strings.Replace(s, "secret "+testSecret, "secret {env.WECHAT_TEST_SECRET}", 1)
+		return strings.Replace(s, "\tadmin localhost:2999\n", "\tadmin localhost:2999\n\tstorage file_system "+dir+"\n", 1)
+	}
+	startCaddy(t, cfg("1h"))
+	c := newClient()
+	tok, _ := login(t, c, "keyed")
+	q, _ := url.ParseQuery(wx.last)
+	if q.Get("secret") != testSecret {
+		t.Fatalf("the {env.*} secret was not expanded: %q", q.Get("secret"))
+	}
+	key, err := os.ReadFile(filepath.Join(dir, "wechat", "token_signing_key"))
+	if err != nil || len(key) < 32 {
+		t.Fatalf("generated key not in storage: %v (%d bytes)", err, len(key))
+	}
+
+	startCaddy(t, cfg("2h")) // a real reload: the config differs
+	if st, _, body := do(t, c, "GET", at(mainPort, "/x"), bearer(tok), ""); st != 200 {
+		t.Fatalf("token refused after reload: %d %v", st, body)
+	}
+	if h, _ := up.received(); h.Get("X-Openid") != "o-keyed" {
+		t.Fatalf("identity after reload: %v", h)
+	}
+	again, _ := os.ReadFile(filepath.Join(dir, "wechat", "token_signing_key"))
+	if string(again) != string(key) {
+		t.Fatal("the generated key changed on reload")
+	}
+}
