@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -128,7 +129,9 @@ func readLoginRequest(w http.ResponseWriter, r *http.Request) (*loginRequest, *a
 	}
 	var req loginRequest
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt == "application/x-www-form-urlencoded" {
+	// curl -d labels JSON as a form; a form never starts with '{'.
+	trimmed := bytes.TrimSpace(body)
+	if mt == "application/x-www-form-urlencoded" && (len(trimmed) == 0 || trimmed[0] != '{') {
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
 			return nil, &apiError{http.StatusBadRequest, "invalid_request", "the form body is malformed"}
