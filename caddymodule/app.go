@@ -27,6 +27,8 @@ var appIDPattern = regexp.MustCompile(`^wx[0-9a-f]{16}$`)
 const (
 	defaultTimeout  = 5 * time.Second
 	defaultTokenTTL = 2 * time.Hour
+
+	defaultMaxInflight = 64
 )
 
 // App is the "wechat" app: the Mini Programs this Caddy serves, the keys
@@ -48,11 +50,17 @@ type App struct {
 	// wechat_auth checks.
 	Token *TokenConfig `json:"token,omitempty"`
 
+	// MaxInflight bounds the calls to WeChat under way at once, per app.
+	// When they are all busy, clients get 503 at once instead of piling up
+	// behind a slow WeChat. Default: 64.
+	MaxInflight int `json:"max_inflight,omitempty"`
+
 	apps    map[string]*MiniProgram
 	keys    *keyring
 	client  *wechat.Client
 	httpc   *http.Client
 	flights *flightGroup
+	rates   RateStore
 	tokens  map[string]*wechat.AccessTokens // by appid; see accesstokens.go
 	logger  *zap.Logger
 }
@@ -67,7 +75,18 @@ type MiniProgram struct {
 	// admin API; placeholders are expanded at provisioning.
 	Secret string `json:"secret"`
 
-	secret string
+	secret   string
+	inflight chan struct{} // a slot per call to WeChat under way
+}
+
+// acquire takes a slot for a call to WeChat without waiting.
+func (mp *MiniProgram) acquire() (release func(), ok bool) {
+	select {
+	case mp.inflight <- struct{}{}:
+		return func() { <-mp.inflight }, true
+	default:
+		return nil, false
+	}
 }
 
 // TokenConfig configures session tokens.
@@ -99,6 +118,12 @@ func (App) CaddyModule() caddy.ModuleInfo {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	repl := caddy.NewReplacer()
+	if a.MaxInflight <= 0 {
+		a.MaxInflight = defaultMaxInflight
+	}
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
 	if a.Timeout <= 0 {
 		a.Timeout = caddy.Duration(defaultTimeout)
 	}
@@ -118,6 +143,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return errors.New("wechat: empty app entry")
 		}
 		mp.secret = repl.ReplaceKnown(mp.Secret, "")
+		mp.inflight = make(chan struct{}, a.MaxInflight)
 		a.apps[mp.AppID] = mp
 	}
 
@@ -139,8 +165,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 5 * time.Second,
 	}}
-	a.client = &wechat.Client{BaseURL: a.APIBase, HTTPClient: a.httpc}
+	a.client = &wechat.Client{BaseURL: a.APIBase, HTTPClient: a.httpc, Observe: observeAPI}
 	a.flights = new(flightGroup)
+	a.rates = newMemoryRates(maxRateKeys)
 	return a.provisionAccessTokens()
 }
 

@@ -64,8 +64,10 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	}
 	if !present {
 		if a.Optional {
+			metrics.gateAnonymous.Inc()
 			return next.ServeHTTP(w, r)
 		}
+		metrics.gateNoToken.Inc()
 		return a.refuse(w, r, "unauthorized", "a bearer token is required: log in first")
 	}
 	id, err := a.verify.verify(token)
@@ -76,6 +78,7 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		return a.refuse(w, r, "invalid_token", "the token is invalid or expired: log in again")
 	}
 
+	metrics.gateAllowed.Inc()
 	// The token is ours; the upstream gets the identity instead.
 	r.Header.Del("Authorization")
 	r.Header[hdrOpenID] = []string{id.OpenID}
@@ -118,6 +121,7 @@ func bearerToken(h http.Header) (token string, present, malformed bool) {
 func (a *Auth) refuse(w http.ResponseWriter, r *http.Request, code, msg string) error {
 	challenge := `Bearer realm="wechat"`
 	if code == "invalid_token" {
+		metrics.gateBadToken.Inc()
 		challenge += `, error="invalid_token"`
 	}
 	w.Header().Set("WWW-Authenticate", challenge)

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -66,6 +67,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := parseDuration(d, &a.Timeout); err != nil {
 				return err
 			}
+		case "max_inflight":
+			n, err := parsePositiveInt(d)
+			if err != nil {
+				return err
+			}
+			a.MaxInflight = n
 		case "app":
 			mp, err := parseMiniProgram(d, a.Apps)
 			if err != nil {
@@ -81,7 +88,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		default:
-			return d.Errf("unknown subdirective %q in wechat; expected api_base, timeout, app or token", d.Val())
+			return d.Errf("unknown subdirective %q in wechat; expected api_base, timeout, max_inflight, app or token", d.Val())
 		}
 	}
 	return nil
@@ -166,6 +173,19 @@ func parseDuration(d *caddyfile.Dispenser, into *caddy.Duration) error {
 	return nil
 }
 
+func parsePositiveInt(d *caddyfile.Dispenser) (int, error) {
+	name := d.Val()
+	var s string
+	if !d.AllArgs(&s) {
+		return 0, d.ArgErr()
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, d.Errf("%s: %q is not a positive whole number", name, s)
+	}
+	return n, nil
+}
+
 // isPlaceholder reports whether s holds a placeholder, whose value is only
 // known at provisioning, so checks on it wait for caddy validate.
 func isPlaceholder(s string) bool {
@@ -181,14 +201,55 @@ func parseLogin(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	return l, err
 }
 
-// UnmarshalCaddyfile reads wechat_login, which takes no options yet.
+// UnmarshalCaddyfile reads wechat_login. Syntax:
+//
+//	wechat_login [<matcher>] {
+//	    rate_limit client <requests> <window> | off
+//	    rate_limit app    <requests> <window> | off
+//	}
 func (l *Login) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next()
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	if d.NextBlock(0) {
-		return d.Errf("unknown subdirective %q in wechat_login", d.Val())
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "rate_limit":
+			if err := l.parseRateLimit(d); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unknown subdirective %q in wechat_login; expected rate_limit", d.Val())
+		}
+	}
+	return nil
+}
+
+func (l *Login) parseRateLimit(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) < 2 {
+		return d.Err("rate_limit needs a scope and a limit: rate_limit client 30 1m, or rate_limit app off")
+	}
+	lim := &RateLimit{}
+	switch {
+	case len(args) == 2 && args[1] == "off":
+	case len(args) == 3:
+		n, err := strconv.Atoi(args[1])
+		win, werr := caddy.ParseDuration(args[2])
+		if err != nil || n <= 0 || werr != nil || win <= 0 {
+			return d.Errf("rate_limit %s %s %s: want a positive number of requests and a window such as 1m", args[0], args[1], args[2])
+		}
+		lim.Requests, lim.Window = n, caddy.Duration(win)
+	default:
+		return d.ArgErr()
+	}
+	switch args[0] {
+	case "client":
+		l.ClientRate = lim
+	case "app":
+		l.AppRate = lim
+	default:
+		return d.Errf("rate_limit scope %q: expected client or app", args[0])
 	}
 	return nil
 }

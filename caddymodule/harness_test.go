@@ -138,7 +138,9 @@ func stdConfig(apiBase, up string) string {
 	}
 }
 :%[3]d {
-	wechat_login /login
+	wechat_login /login {
+		rate_limit client 100000 1m
+	}
 	wechat_auth
 	reverse_proxy %[2]s {
 		transport http {

@@ -38,9 +38,24 @@ const (
 // exchanges it with WeChat's jscode2session, keeps the session_key sealed
 // inside the session token, and answers with that token.
 type Login struct {
+	// ClientRate limits logins per client address, as Caddy resolves it
+	// ({client_ip}: trusted_proxies are honoured, X-Forwarded-For is never
+	// parsed here). Default: 30 per minute. Requests 0 turns it off.
+	ClientRate *RateLimit `json:"client_rate,omitempty"`
+
+	// AppRate limits logins per Mini Program across all clients, to stay
+	// under WeChat's quota. Default: 6000 per minute. Requests 0 turns it
+	// off.
+	AppRate *RateLimit `json:"app_rate,omitempty"`
+
 	app    *App
 	logger *zap.Logger
 }
+
+var (
+	defaultClientRate = RateLimit{Requests: 30, Window: caddy.Duration(time.Minute)}
+	defaultAppRate    = RateLimit{Requests: 6000, Window: caddy.Duration(time.Minute)}
+)
 
 // CaddyModule returns the Caddy module information.
 func (Login) CaddyModule() caddy.ModuleInfo {
@@ -53,6 +68,12 @@ func (Login) CaddyModule() caddy.ModuleInfo {
 // Provision finds the wechat app.
 func (l *Login) Provision(ctx caddy.Context) error {
 	l.logger = ctx.Logger()
+	if l.ClientRate == nil {
+		l.ClientRate = &defaultClientRate
+	}
+	if l.AppRate == nil {
+		l.AppRate = &defaultAppRate
+	}
 	app, err := wechatApp(ctx)
 	l.app = app
 	return err
@@ -76,8 +97,15 @@ func (l *Login) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Ha
 		w.Header().Set("Allow", http.MethodPost)
 		return fail(w, r, &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "use POST"})
 	}
+	// Counted before the body is read, so that malformed floods count too.
+	if ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); l.ClientRate.enabled() {
+		if ok, wait := l.app.rates.Take("client\x00"+ip, *l.ClientRate); !ok {
+			return l.refuseRate(w, r, "client", wait)
+		}
+	}
 	req, aerr := readLoginRequest(w, r)
 	if aerr != nil {
+		countLogin(aerr.Code, 0, false)
 		return fail(w, r, aerr)
 	}
 	mp, ok := l.app.app(req.AppID)
@@ -86,18 +114,31 @@ func (l *Login) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Ha
 		if req.AppID == "" {
 			msg = "appid is required when several apps are configured"
 		}
+		countLogin("invalid_request", 0, false)
 		return fail(w, r, &apiError{http.StatusBadRequest, "invalid_request", msg})
+	}
+	if l.AppRate.enabled() {
+		if ok, wait := l.app.rates.Take("app\x00"+mp.AppID, *l.AppRate); !ok {
+			return l.refuseRate(w, r, "app", wait)
+		}
 	}
 
 	sess, err := l.exchange(mp, req.Code)
 	if err != nil {
 		l.logFailure(mp.AppID, err)
 		aerr, retryAfter := wechatFailure(err)
+		code, hasCode := wechat.ErrCode(err)
+		countLogin(aerr.Code, code, hasCode)
+		if errors.Is(err, errSaturated) {
+			metrics.rateLimited.WithLabelValues("inflight").Inc()
+			retryAfter = "1"
+		}
 		if retryAfter != "" {
 			w.Header().Set("Retry-After", retryAfter)
 		}
 		return fail(w, r, aerr)
 	}
+	countLogin("ok", 0, false)
 
 	now := time.Now()
 	token, exp, err := l.app.keys.mint(mp.AppID, sess.OpenID, sess.UnionID, sess.SessionKey, now, time.Duration(l.app.Token.TTL))
@@ -146,11 +187,30 @@ func readLoginRequest(w http.ResponseWriter, r *http.Request) (*loginRequest, *a
 	return &req, nil
 }
 
+// refuseRate answers 429 for the edge's own limits. Retry-After is in
+// whole seconds, rounded up so that a client retrying on time succeeds.
+func (l *Login) refuseRate(w http.ResponseWriter, r *http.Request, scope string, wait time.Duration) error {
+	metrics.rateLimited.WithLabelValues(scope).Inc()
+	countLogin("rate_limited", 0, false)
+	secs := int64((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	return fail(w, r, &apiError{http.StatusTooManyRequests, "rate_limited", "too many login attempts; try again later"})
+}
+
+// errSaturated reports that every slot for calls to WeChat is taken. It is
+// a busy WeChat from the client's point of view.
+var errSaturated = &wechat.TransportError{Op: "jscode2session", Kind: wechat.KindBusy, Reason: "too many calls to WeChat under way"}
+
 // exchange calls jscode2session once per (appid, code) however many
 // requests carry that code at the same moment. The call is detached from
 // the request so that one client hanging up does not fail the others.
 func (l *Login) exchange(mp *MiniProgram, code string) (*wechat.Session, error) {
 	v, err := l.app.flights.do(mp.AppID+"\x00"+code, func() (any, error) {
+		release, ok := mp.acquire()
+		if !ok {
+			return nil, errSaturated
+		}
+		defer release()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(l.app.Timeout))
 		defer cancel()
 		var s *wechat.Session

@@ -31,6 +31,9 @@ type Client struct {
 	BaseURL string
 	// HTTPClient sends the requests.
 	HTTPClient *http.Client
+	// Observe, when set, is called after every call with the API name,
+	// its duration and its error (for metrics).
+	Observe func(op string, d time.Duration, err error)
 }
 
 func (c *Client) base() string {
@@ -58,6 +61,16 @@ type errorBody struct {
 // failure into *TransportError. op names the API in errors and metrics.
 // body, when not nil, is sent as JSON with POST.
 func (c *Client) Call(ctx context.Context, op, path string, query url.Values, body any, out any) error {
+	if c.Observe == nil {
+		return c.call(ctx, op, path, query, body, out)
+	}
+	start := time.Now()
+	err := c.call(ctx, op, path, query, body, out)
+	c.Observe(op, time.Since(start), err)
+	return err
+}
+
+func (c *Client) call(ctx context.Context, op, path string, query url.Values, body any, out any) error {
 	u := c.base() + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
