@@ -61,8 +61,11 @@ type App struct {
 	httpc   *http.Client
 	flights *flightGroup
 	rates   RateStore
-	tokens  map[string]*wechat.AccessTokens // by appid; see accesstokens.go
-	logger  *zap.Logger
+	// verified caches checked tokens; revoked is asked on every request.
+	verified *verifiedCache
+	revoked  Revocations
+	tokens   map[string]*wechat.AccessTokens // by appid; see accesstokens.go
+	logger   *zap.Logger
 }
 
 // MiniProgram is one Mini Program's credentials.
@@ -91,7 +94,8 @@ func (mp *MiniProgram) acquire() (release func(), ok bool) {
 
 // TokenConfig configures session tokens.
 type TokenConfig struct {
-	// SigningKey is the HS256 key itself, 32 bytes or more; {env.*} and
+	// SigningKey is the HS256 key itself, 32 bytes or more (or, with
+	// Algorithm EdDSA, an Ed25519 private key in PEM); {env.*} and
 	// {file.*} placeholders work. When empty, a random key is generated
 	// once and kept in Caddy's storage, so tokens survive restarts and
 	// every instance sharing that storage accepts them.
@@ -103,6 +107,11 @@ type TokenConfig struct {
 	// Issuer is the token's iss claim, checked on every request.
 	// Default: "caddy-wechat".
 	Issuer string `json:"issuer,omitempty"`
+
+	// Algorithm is HS256 (default) or EdDSA. With EdDSA, SigningKey is an
+	// Ed25519 private key in PEM (PKCS#8), so that verifiers elsewhere need
+	// only the public key; the generated key is kept in storage likewise.
+	Algorithm string `json:"algorithm,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -151,7 +160,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.Token.SigningKey != "" && key == "" {
 		return errors.New("wechat: token signing_key expands to nothing; is the environment variable or file set?")
 	}
-	keys, err := loadKeyring(ctx, []byte(key), a.Token.Issuer)
+	keys, err := loadKeyring(ctx, a.Token.Algorithm, []byte(key), a.Token.Issuer)
 	if err != nil {
 		return err
 	}
@@ -168,6 +177,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.client = &wechat.Client{BaseURL: a.APIBase, HTTPClient: a.httpc, Observe: observeAPI}
 	a.flights = new(flightGroup)
 	a.rates = newMemoryRates(maxRateKeys)
+	a.verified = newVerifiedCache(maxVerified)
+	a.revoked = newMemoryRevocations()
 	return a.provisionAccessTokens()
 }
 

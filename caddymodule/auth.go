@@ -1,8 +1,10 @@
 package caddymodule
 
 import (
+	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -70,27 +72,52 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		metrics.gateNoToken.Inc()
 		return a.refuse(w, r, "unauthorized", "a bearer token is required: log in first")
 	}
-	id, err := a.verify.verify(token)
+	id, err := a.identity(token)
 	if err != nil {
 		if ce := a.logger.Check(zapcore.DebugLevel, "wechat token refused"); ce != nil {
 			ce.Write(zap.String("reason", err.Error()))
 		}
-		return a.refuse(w, r, "invalid_token", "the token is invalid or expired: log in again")
+		return a.refuse(w, r, "invalid_token", "the token is invalid, expired or revoked: log in again")
 	}
-
 	metrics.gateAllowed.Inc()
-	// The token is ours; the upstream gets the identity instead.
-	r.Header.Del("Authorization")
-	r.Header[hdrOpenID] = []string{id.OpenID}
-	r.Header[hdrAppID] = []string{id.AppID}
+
+	// The token is ours; the upstream gets the identity instead. One
+	// backing array for the three values, each capped so that an append
+	// elsewhere cannot write into its neighbour.
+	h := r.Header
+	h.Del("Authorization")
+	vals := [...]string{id.OpenID, id.AppID, id.UnionID}
+	h[hdrOpenID] = vals[0:1:1]
+	h[hdrAppID] = vals[1:2:2]
 	if id.UnionID != "" {
-		r.Header[hdrUnionID] = []string{id.UnionID}
+		h[hdrUnionID] = vals[2:3:3]
 	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	repl.Set("http.auth.user.id", id.OpenID)
-	repl.Set("http.auth.user.unionid", id.UnionID)
-	repl.Set("http.auth.user.appid", id.AppID)
-	return next.ServeHTTP(w, r.WithContext(withIdentity(r.Context(), id)))
+	repl.Set("http.auth.user.id", id.replOpenID)
+	repl.Set("http.auth.user.unionid", id.replUnionID)
+	repl.Set("http.auth.user.appid", id.replAppID)
+	setIdentity(r, id)
+	return next.ServeHTTP(w, r)
+}
+
+var errRevoked = errors.New("token revoked")
+
+// identity verifies token, through the cache of verified tokens.
+// Revocation is checked on every request, hit or miss.
+func (a *Auth) identity(token string) (*Identity, error) {
+	now := time.Now()
+	id := a.app.verified.get(token, now)
+	if id == nil {
+		var err error
+		if id, err = a.verify.verify(token); err != nil {
+			return nil, err
+		}
+		a.app.verified.put(token, id, now)
+	}
+	if a.app.revoked.Revoked(id.ID) {
+		return nil, errRevoked
+	}
+	return id, nil
 }
 
 // bearerToken finds the bearer token. A header that is not a Bearer

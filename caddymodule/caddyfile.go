@@ -132,6 +132,8 @@ func parseMiniProgram(d *caddyfile.Dispenser, seen []*MiniProgram) (*MiniProgram
 }
 
 func (t *TokenConfig) unmarshal(d *caddyfile.Dispenser) error {
+	var keyFile string
+	var keyLine int
 	if d.NextArg() {
 		return d.ArgErr()
 	}
@@ -141,9 +143,7 @@ func (t *TokenConfig) unmarshal(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&t.SigningKey) {
 				return d.ArgErr()
 			}
-			if !isPlaceholder(t.SigningKey) && len(t.SigningKey) < minKeyBytes {
-				return d.Errf("signing_key is %d bytes; HS256 needs %d bytes or more (generate one with: openssl rand -base64 48)", len(t.SigningKey), minKeyBytes)
-			}
+			keyFile, keyLine = d.File(), d.Line()
 		case "ttl":
 			if err := parseDuration(d, &t.TTL); err != nil {
 				return err
@@ -152,9 +152,20 @@ func (t *TokenConfig) unmarshal(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&t.Issuer) {
 				return d.ArgErr()
 			}
+		case "algorithm":
+			if !d.AllArgs(&t.Algorithm) {
+				return d.ArgErr()
+			}
+			if t.Algorithm != algHS256 && t.Algorithm != algEdDSA {
+				return d.Errf("algorithm %q: expected HS256 or EdDSA", t.Algorithm)
+			}
 		default:
-			return d.Errf("unknown subdirective %q in token; expected signing_key, ttl or issuer", d.Val())
+			return d.Errf("unknown subdirective %q in token; expected signing_key, ttl, issuer or algorithm", d.Val())
 		}
+	}
+	// Checked after the block, since algorithm may follow signing_key.
+	if t.SigningKey != "" && !isPlaceholder(t.SigningKey) && t.Algorithm != algEdDSA && len(t.SigningKey) < minKeyBytes {
+		return fmt.Errorf("signing_key is %d bytes; HS256 needs %d bytes or more (generate one with: openssl rand -base64 48), at %s:%d", len(t.SigningKey), minKeyBytes, keyFile, keyLine)
 	}
 	return nil
 }

@@ -43,9 +43,16 @@ type Identity struct {
 	OpenID    string
 	UnionID   string
 	AppID     string
+	ID        string // the token's jti
 	ExpiresAt time.Time
 	sealedKey string
+	// The placeholder values, boxed once per token rather than per request.
+	replOpenID, replUnionID, replAppID any
 }
+
+// String gives the openid only, so that an Identity printed by a
+// placeholder or a log never shows the sealed session_key.
+func (id *Identity) String() string { return id.OpenID }
 
 var errNoSessionKey = errors.New("token carries no session_key")
 
@@ -72,9 +79,9 @@ func (k *keyring) mint(appID, openID, unionID, sessionKey string, now time.Time,
 		}
 		c.SealedKey = sealed
 	}
-	t := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	t := jwt.NewWithClaims(k.method, c)
 	t.Header["kid"] = k.kid
-	s, err := t.SignedString(k.hmac)
+	s, err := t.SignedString(k.sign)
 	return s, exp, err
 }
 
@@ -108,7 +115,7 @@ func (k *keyring) sessionKey(id *Identity) (string, error) {
 	return string(plain), nil
 }
 
-// verifier checks tokens: only HS256, only our kid, exp required, iss and
+// verifier checks tokens: only the configured algorithm, only our kid, exp required, iss and
 // a configured aud required.
 type verifier struct {
 	keys   *keyring
@@ -120,7 +127,7 @@ func newVerifier(keys *keyring, known func(string) bool) *verifier {
 	return &verifier{
 		keys: keys,
 		parser: jwt.NewParser(
-			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+			jwt.WithValidMethods([]string{keys.method.Alg()}),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithIssuer(keys.issuer),
@@ -139,7 +146,7 @@ func (v *verifier) keyFunc(t *jwt.Token) (any, error) {
 	if kid, _ := t.Header["kid"].(string); kid != v.keys.kid {
 		return nil, errors.New("unknown kid")
 	}
-	return v.keys.hmac, nil
+	return v.keys.verify, nil
 }
 
 // verify returns the identity in a valid token.
@@ -155,10 +162,14 @@ func (v *verifier) verify(token string) (*Identity, error) {
 		return nil, errTokenClaims
 	}
 	return &Identity{
-		OpenID:    c.Subject,
-		UnionID:   c.UnionID,
-		AppID:     c.Audience,
-		ExpiresAt: c.ExpiresAt.Time,
-		sealedKey: c.SealedKey,
+		OpenID:      c.Subject,
+		UnionID:     c.UnionID,
+		AppID:       c.Audience,
+		ID:          c.ID,
+		ExpiresAt:   c.ExpiresAt.Time,
+		sealedKey:   c.SealedKey,
+		replOpenID:  c.Subject,
+		replUnionID: c.UnionID,
+		replAppID:   c.Audience,
 	}, nil
 }
