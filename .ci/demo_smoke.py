@@ -6,10 +6,16 @@ import urllib.error
 import urllib.request
 
 EDGE = "http://localhost:8080"
+MOCK = "http://127.0.0.1:8081"  # the simulator, playing the WeChat client too
+INTERNAL = "http://127.0.0.1:2020"  # wechat_api, for backends only
+APPID = "wx0123456789abcdef"
+JSON = {"Content-Type": "application/json"}
 
 
-def call(method, path, body=None, headers=None):
-    req = urllib.request.Request(EDGE + path, method=method, data=body, headers=headers or {})
+def call(method, path, body=None, headers=None, base=EDGE):
+    if isinstance(body, dict):
+        body = json.dumps(body).encode()
+    req = urllib.request.Request(base + path, method=method, data=body, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, json.loads(r.read() or b"null")
@@ -39,6 +45,48 @@ def main():
     st, anon = call("GET", "/api/me", headers={"X-Openid": "forged"})
     assert st == 401 and anon["error"] == "unauthorized", (st, anon)
     print("demo smoke: login, /api/me as", me["openid"], ", code reuse 401, forged header 401: ok")
+    user_data(login)
+
+
+def user_data(login):
+    """Decrypt, phone number and wechat_api, as in the README."""
+    bearer = {"Authorization": "Bearer " + login["token"], **JSON}
+    openid = login["openid"]
+
+    # The simulator makes encryptedData for the logged-in user, under the
+    # session_key it gave at login, as the WeChat client would.
+    st, enc = call("POST", "/mock/encrypt", {"appid": APPID, "openid": openid,
+                                             "data": {"nickName": "Alice", "gender": 2}}, JSON, base=MOCK)
+    assert st == 200 and enc.get("encryptedData") and enc.get("iv"), (st, enc)
+    st, info = call("POST", "/api/decrypt", {"encryptedData": enc["encryptedData"], "iv": enc["iv"]}, bearer)
+    assert st == 200 and info["nickName"] == "Alice" and info["watermark"]["appid"] == APPID, (st, info)
+
+    # Forward mode: the backend receives the verified object as the body.
+    st, echo = call("POST", "/api/profile", {"encryptedData": enc["encryptedData"], "iv": enc["iv"]}, bearer)
+    assert st == 200 and json.loads(echo["body"])["nickName"] == "Alice" and echo["openid"] == openid, (st, echo)
+
+    # Mangled input is a 400 that says why; no token is a 401.
+    st, bad = call("POST", "/api/decrypt", {"encryptedData": enc["encryptedData"].replace("+", " "), "iv": enc["iv"]}, bearer)
+    assert (st == 400 and "'+'" in bad["message"]) or "+" not in enc["encryptedData"], (st, bad)
+    st, anon = call("POST", "/api/decrypt", {"encryptedData": enc["encryptedData"], "iv": enc["iv"]}, JSON)
+    assert st == 401 and anon["error"] == "unauthorized", (st, anon)
+
+    # A phone number from a getPhoneNumber code; the code is single use.
+    st, phone = call("POST", "/api/phone", {"code": "phone.1"}, bearer)
+    assert st == 200 and len(phone["phoneNumber"]) == 11 and phone["countryCode"] == "86", (st, phone)
+    st, used = call("POST", "/api/phone", {"code": "phone.1"}, bearer)
+    assert st == 400 and used["error"] == "invalid_code", (st, used)
+
+    # A backend calls a WeChat API through the internal listener, without
+    # an access_token; after the simulator makes the token stale, the
+    # call still succeeds (40001, new token, one retry).
+    st, ips = call("GET", "/cgi-bin/get_api_domain_ip", base=INTERNAL)
+    assert st == 200 and ips["ip_list"], (st, ips)
+    st, _ = call("POST", "/mock/expire_token", {"appid": APPID}, JSON, base=MOCK)
+    assert st == 200
+    st, echo = call("POST", "/wxa/mock/echo", {"hello": "wechat"}, JSON, base=INTERNAL)
+    assert st == 200 and echo["errcode"] == 0 and json.loads(echo["body"]) == {"hello": "wechat"}, (st, echo)
+    print("demo smoke: decrypt, forward, phone", phone["purePhoneNumber"], ", wechat_api with token retry: ok")
 
 
 if __name__ == "__main__":

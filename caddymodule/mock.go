@@ -57,6 +57,7 @@ type mockState struct {
 	used     *cache.Cache // appid \x00 code: codes already exchanged
 	sessions *cache.Cache // appid \x00 openid: the user's current session_key
 	stop     chan struct{}
+	tokens   mockTokens // appid: its access_token; see mock_tokens.go
 }
 
 func newMockState() (caddy.Destructor, error) {

@@ -1,0 +1,194 @@
+package caddymodule
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddy-wechat/caddy-wechat/wechat"
+)
+
+func init() {
+	caddy.RegisterModule(Phone{})
+}
+
+// maxPhoneBody caps the request: a getPhoneNumber code is under 100 bytes.
+const maxPhoneBody = 4 << 10
+
+// Phone exchanges the code from a getPhoneNumber button for the user's
+// phone number, using the app's access_token and binding the check to the
+// logged-in user's openid. It must run after wechat_auth.
+type Phone struct {
+	// Forward passes {"phoneNumber", "purePhoneNumber", "countryCode"} on
+	// to the next handler (for example reverse_proxy) as the POST body,
+	// with Content-Type application/json, instead of answering with it.
+	Forward bool `json:"forward,omitempty"`
+
+	app    *App
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Phone) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.wechat_phone",
+		New: func() caddy.Module { return new(Phone) },
+	}
+}
+
+// Provision finds the wechat app.
+func (p *Phone) Provision(ctx caddy.Context) error {
+	p.logger = ctx.Logger()
+	app, err := wechatApp(ctx)
+	p.app = app
+	return err
+}
+
+// phoneResponse leaves the watermark out: it has been checked, and the
+// client has no use for it.
+type phoneResponse struct {
+	PhoneNumber     string `json:"phoneNumber"`
+	PurePhoneNumber string `json:"purePhoneNumber"`
+	CountryCode     string `json:"countryCode"`
+}
+
+func (p *Phone) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	id := requireUser(r)
+	if id == nil {
+		return refuseAnonymous(w, r)
+	}
+	if r.Method != http.MethodPost {
+		return refuseNotPost(w, r)
+	}
+	body, aerr := readCapped(w, r, maxPhoneBody)
+	if aerr != nil {
+		return fail(w, r, aerr)
+	}
+	var req struct {
+		Code string `json:"code"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.Code == "" {
+		return fail(w, r, badRequest(`the body must be JSON {"code": "..."} with the code from the getPhoneNumber button`))
+	}
+	mp := p.app.apps[id.AppID]
+	if mp == nil { // the gate only admits configured apps
+		return fail(w, r, &apiError{http.StatusBadGateway, "wechat_error", "this app is not configured"})
+	}
+
+	info, err := p.lookup(mp, id, req.Code)
+	if err != nil {
+		logWeChatFailure(p.logger, "wechat phone number lookup failed", id.AppID, err)
+		aerr, retryAfter := phoneFailure(err)
+		if errors.Is(err, errPhoneSaturated) {
+			metrics.rateLimited.WithLabelValues("inflight").Inc()
+			retryAfter = "1"
+		}
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		return fail(w, r, aerr)
+	}
+	if info.Watermark.AppID != id.AppID {
+		// Data for another app: never hand it out as this user's number.
+		if ce := p.logger.Check(zapcore.WarnLevel, "wechat phone number answer names another app"); ce != nil {
+			ce.Write(zap.String("appid", id.AppID), zap.String("watermark_appid", info.Watermark.AppID))
+		}
+		return fail(w, r, &apiError{http.StatusBadGateway, "wechat_error", "WeChat's answer was issued for another Mini Program"})
+	}
+	// The number is personal data: logged never, only the fact.
+	if ce := p.logger.Check(zapcore.DebugLevel, "wechat phone number looked up"); ce != nil {
+		ce.Write(zap.String("appid", id.AppID), zap.String("openid", id.OpenID), zap.Bool("forward", p.Forward))
+	}
+	out := phoneResponse{info.PhoneNumber, info.PurePhoneNumber, info.CountryCode}
+	if p.Forward {
+		b, err := json.Marshal(out)
+		if err != nil {
+			return caddyhttp.Error(http.StatusInternalServerError, err)
+		}
+		return forwardJSON(w, r, next, b)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// lookup calls getuserphonenumber once per (app, user, code) however many
+// requests carry the code at once: the code is single use and every
+// success is billed, so a double tap must not spend it twice. The call is
+// detached from the request so that one client hanging up does not fail
+// the others; withAccessToken retries once on a stale token. Busy (-1) is
+// not retried: whether WeChat spent the code is unknown.
+func (p *Phone) lookup(mp *MiniProgram, id *Identity, code string) (*wechat.PhoneInfo, error) {
+	key := "phone\x00" + id.AppID + "\x00" + id.OpenID + "\x00" + code
+	v, err := p.app.flights.do(key, func() (any, error) {
+		// The same per-app bound on calls under way as login, so that a
+		// slow WeChat cannot make requests pile up here either.
+		release, ok := mp.acquire()
+		if !ok {
+			return nil, errPhoneSaturated
+		}
+		defer release()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(p.app.Timeout))
+		defer cancel()
+		var info *wechat.PhoneInfo
+		err := p.app.withAccessToken(ctx, id.AppID, func(token string) error {
+			var err error
+			info, err = p.app.client.PhoneNumber(ctx, token, code, id.OpenID)
+			return err
+		})
+		return info, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*wechat.PhoneInfo), nil
+}
+
+// errPhoneSaturated reports that every slot for calls to WeChat is taken;
+// it maps to 503 wechat_busy.
+var errPhoneSaturated = &wechat.TransportError{Op: "getuserphonenumber", Kind: wechat.KindBusy, Reason: "too many calls to WeChat under way"}
+
+// phoneFailure is wechatFailure except for a bad code: here it is the
+// phone code, and a 401 would wrongly tell the client its session is gone.
+func phoneFailure(err error) (*apiError, string) {
+	if wechat.KindOf(err) == wechat.KindInvalidCode {
+		return &apiError{http.StatusBadRequest, "invalid_code", "the phone number code is invalid, expired or already used: ask the user to tap the getPhoneNumber button again"}, ""
+	}
+	return wechatFailure(err)
+}
+
+// logWeChatFailure makes the operator's own mistakes loud and keeps the
+// client's at debug. Only the errcode, WeChat's rid and a sanitized error
+// text are logged: never a code, a token or a secret.
+func logWeChatFailure(logger *zap.Logger, msg, appID string, err error) {
+	level := zapcore.DebugLevel
+	switch wechat.KindOf(err) {
+	case wechat.KindConfig:
+		level, msg = zapcore.ErrorLevel, msg+": WeChat rejected this app's credentials; check the appid and secret"
+	case wechat.KindToken:
+		level, msg = zapcore.WarnLevel, msg+": WeChat rejected a freshly fetched access_token"
+	case wechat.KindUnknown, wechat.KindBadResponse, wechat.KindUnreachable, wechat.KindTimeout:
+		level = zapcore.WarnLevel
+	}
+	ce := logger.Check(level, msg)
+	if ce == nil {
+		return
+	}
+	fields := []zap.Field{zap.String("appid", appID), zap.String("kind", wechat.KindOf(err).String())}
+	if code, ok := wechat.ErrCode(err); ok {
+		fields = append(fields, zap.Int("errcode", code))
+	}
+	ce.Write(append(fields, zap.String("error", err.Error()))...)
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Phone)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Phone)(nil)
+)
