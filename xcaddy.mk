@@ -18,7 +18,7 @@ FUZZTIME      ?= 5s
 # Demo-only secret for the simulator; export your own for anything else.
 export WECHAT_SECRET ?= demo-secret-not-for-production
 
-.PHONY: build run test lint unit examples smoke fuzz-seeds fuzz
+.PHONY: build run test lint unit examples smoke soak-quick soak fuzz-seeds fuzz
 
 $(XCADDY):
 	$(GO) install github.com/caddyserver/xcaddy/cmd/xcaddy@$(XCADDY_VERSION)
@@ -29,7 +29,7 @@ build: $(XCADDY)
 run: build
 	@bash .ci/demo run
 
-test: lint unit examples build smoke fuzz-seeds
+test: lint unit examples build smoke soak-quick fuzz-seeds
 	@echo "make -f xcaddy.mk test: all checks passed"
 
 lint:
@@ -63,3 +63,15 @@ fuzz-seeds:
 
 fuzz:
 	$(MAKE) -f xcaddy.mk fuzz-seeds FUZZTIME=60s
+
+# Mixed load with forged tokens and headers against the built Caddy; the
+# full run is 10 minutes, CI runs a short one.
+soak: build
+	bash .ci/soak
+
+soak-quick: build
+	SOAK_DURATION=20s bash .ci/soak
+
+.PHONY: bench
+bench: build
+	bash .ci/bench

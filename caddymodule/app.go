@@ -168,7 +168,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 
 	// One transport per app instance: closed in Stop, so a reload does not
 	// leave idle connections to WeChat behind.
-	a.httpc = &http.Client{Transport: &http.Transport{
+	// WeChat never redirects; following one could carry a request to a
+	// host the operator did not configure.
+	a.httpc = &http.Client{CheckRedirect: noRedirects, Transport: &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
@@ -181,6 +183,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.revoked = newMemoryRevocations()
 	return a.provisionAccessTokens()
 }
+
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Validate checks what can only be checked after placeholders are expanded.
 func (a *App) Validate() error {

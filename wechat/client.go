@@ -60,13 +60,19 @@ type errorBody struct {
 // into out, turning an errcode other than 0 into *APIError and any other
 // failure into *TransportError. op names the API in errors and metrics.
 // body, when not nil, is sent as JSON with POST.
+//
+// No error text carries a value that was sent (the secret, the code, the
+// access_token): a server that echoes its request, in errmsg, a redirect
+// or a malformed header, cannot push them into our logs.
 func (c *Client) Call(ctx context.Context, op, path string, query url.Values, body any, out any) error {
-	if c.Observe == nil {
-		return c.call(ctx, op, path, query, body, out)
-	}
 	start := time.Now()
 	err := c.call(ctx, op, path, query, body, out)
-	c.Observe(op, time.Since(start), err)
+	if err != nil {
+		err = redactSent(err, query, body)
+	}
+	if c.Observe != nil {
+		c.Observe(op, time.Since(start), err)
+	}
 	return err
 }
 
