@@ -40,8 +40,7 @@ type Decrypt struct {
 	// never reach it.
 	Forward bool `json:"forward,omitempty"`
 
-	app    *App
-	logger *zap.Logger
+	appRef
 }
 
 // CaddyModule returns the Caddy module information.
@@ -54,10 +53,7 @@ func (Decrypt) CaddyModule() caddy.ModuleInfo {
 
 // Provision finds the wechat app.
 func (d *Decrypt) Provision(ctx caddy.Context) error {
-	d.logger = ctx.Logger()
-	app, err := wechatApp(ctx)
-	d.app = app
-	return err
+	return d.provisionApp(ctx)
 }
 
 // decryptRequest takes pointers so that a missing field and an empty one

@@ -48,8 +48,7 @@ type Login struct {
 	// off.
 	AppRate *RateLimit `json:"app_rate,omitempty"`
 
-	app    *App
-	logger *zap.Logger
+	appRef
 }
 
 var (
@@ -67,16 +66,13 @@ func (Login) CaddyModule() caddy.ModuleInfo {
 
 // Provision finds the wechat app.
 func (l *Login) Provision(ctx caddy.Context) error {
-	l.logger = ctx.Logger()
 	if l.ClientRate == nil {
 		l.ClientRate = &defaultClientRate
 	}
 	if l.AppRate == nil {
 		l.AppRate = &defaultAppRate
 	}
-	app, err := wechatApp(ctx)
-	l.app = app
-	return err
+	return l.provisionApp(ctx)
 }
 
 type loginRequest struct {
@@ -247,18 +243,6 @@ func (l *Login) logFailure(appID string, err error) {
 		fields = append(fields, zap.Int("errcode", code))
 	}
 	ce.Write(append(fields, zap.String("error", err.Error()))...)
-}
-
-// wechatApp returns the configured wechat app.
-func wechatApp(ctx caddy.Context) (*App, error) {
-	v, err := ctx.AppIfConfigured("wechat")
-	if errors.Is(err, caddy.ErrNotConfigured) {
-		return nil, errors.New("the wechat global option is missing: add a 'wechat { app <appid> { secret ... } }' block at the top of the Caddyfile")
-	}
-	if err != nil {
-		return nil, err
-	}
-	return v.(*App), nil
 }
 
 // Interface guards

@@ -31,8 +31,7 @@ type Phone struct {
 	// with Content-Type application/json, instead of answering with it.
 	Forward bool `json:"forward,omitempty"`
 
-	app    *App
-	logger *zap.Logger
+	appRef
 }
 
 // CaddyModule returns the Caddy module information.
@@ -45,10 +44,7 @@ func (Phone) CaddyModule() caddy.ModuleInfo {
 
 // Provision finds the wechat app.
 func (p *Phone) Provision(ctx caddy.Context) error {
-	p.logger = ctx.Logger()
-	app, err := wechatApp(ctx)
-	p.app = app
-	return err
+	return p.provisionApp(ctx)
 }
 
 // phoneResponse leaves the watermark out: it has been checked, and the
