@@ -11,8 +11,14 @@ import (
 const maxVerifiedAge = 5 * time.Minute
 
 // maxVerified bounds the cache. A flood of distinct valid tokens can only
-// come from real logins, so the bound is about memory, not attack.
-const maxVerified = 50_000
+// come from real logins, so the bound is about memory (about 700 bytes an
+// entry), not attack.
+const maxVerified = 20_000
+
+// sweepEvery is how often expired entries are dropped, so that the cache
+// holds the tokens in use rather than every token seen since the table
+// last filled up.
+const sweepEvery = time.Minute
 
 // verifiedCache remembers tokens whose signature and claims were checked,
 // so that the gate's common case is a hash and a map lookup instead of an
@@ -23,6 +29,7 @@ type verifiedCache struct {
 	mu   sync.RWMutex
 	m    map[uint64]verifiedEntry
 	max  int
+	next int64 // unix nanoseconds of the next sweep; guarded by mu
 }
 
 type verifiedEntry struct {
@@ -54,6 +61,10 @@ func (c *verifiedCache) put(token string, id *Identity, now time.Time) {
 	h := maphash.String(c.seed, token)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if n := now.UnixNano(); n >= c.next {
+		c.dropExpired(n)
+		c.next = n + int64(sweepEvery)
+	}
 	if len(c.m) >= c.max {
 		c.evict(now.UnixNano())
 	}
@@ -63,16 +74,20 @@ func (c *verifiedCache) put(token string, id *Identity, now time.Time) {
 // evict drops expired entries, then arbitrary ones (map order is random)
 // until a tenth of the room is free. Called with the lock held.
 func (c *verifiedCache) evict(now int64) {
-	for h, e := range c.m {
-		if now >= e.until {
-			delete(c.m, h)
-		}
-	}
+	c.dropExpired(now)
 	for h := range c.m {
 		if len(c.m) < c.max-c.max/10 {
 			break
 		}
 		delete(c.m, h)
+	}
+}
+
+func (c *verifiedCache) dropExpired(now int64) {
+	for h, e := range c.m {
+		if now >= e.until {
+			delete(c.m, h)
+		}
 	}
 }
 
