@@ -70,7 +70,7 @@ soak: build
 	bash .ci/soak
 
 soak-quick: build
-	SOAK_DURATION=20s bash .ci/soak
+	SOAK_DURATION=25s SOAK_WARMUP=10s bash .ci/soak
 
 .PHONY: bench
 bench: build
