@@ -79,10 +79,18 @@ func observeAPI(op string, d time.Duration, _ error) {
 	metrics.apiLatency.WithLabelValues(op).Observe(d.Seconds())
 }
 
+// loginErrcodes are the errcodes that get their own label value; any
+// other is "other", so that a misbehaving api_base cannot grow the label
+// set without bound.
+var loginErrcodes = map[int]bool{-1: true, 40029: true, 40163: true, 40226: true, 45011: true, 40013: true, 40125: true, 41002: true}
+
 func countLogin(result string, errcode int, hasCode bool) {
 	ec := ""
-	if hasCode {
+	switch {
+	case hasCode && loginErrcodes[errcode]:
 		ec = strconv.Itoa(errcode)
+	case hasCode:
+		ec = "other"
 	}
 	metrics.logins.WithLabelValues(result, ec).Inc()
 }
