@@ -121,7 +121,7 @@ func (l *Login) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Ha
 
 	sess, err := l.exchange(mp, req.Code)
 	if err != nil {
-		l.logFailure(mp.AppID, err)
+		logWeChatFailure(l.logger, "wechat login failed", mp.AppID, err)
 		aerr, retryAfter := wechatFailure(err)
 		code, hasCode := wechat.ErrCode(err)
 		countLogin(aerr.Code, code, hasCode)
@@ -221,28 +221,6 @@ func (l *Login) exchange(mp *MiniProgram, code string) (*wechat.Session, error) 
 		return nil, err
 	}
 	return v.(*wechat.Session), nil
-}
-
-// logFailure makes the operator's own mistakes loud and keeps the rest at
-// debug; the errcode and WeChat's rid are logged, never the code or secret.
-func (l *Login) logFailure(appID string, err error) {
-	level := zapcore.DebugLevel
-	msg := "wechat login failed"
-	switch wechat.KindOf(err) {
-	case wechat.KindConfig:
-		level, msg = zapcore.ErrorLevel, "wechat rejected this app's credentials; check the appid and secret"
-	case wechat.KindUnknown, wechat.KindBadResponse, wechat.KindUnreachable, wechat.KindTimeout:
-		level = zapcore.WarnLevel
-	}
-	ce := l.logger.Check(level, msg)
-	if ce == nil {
-		return
-	}
-	fields := []zap.Field{zap.String("appid", appID), zap.String("kind", wechat.KindOf(err).String())}
-	if code, ok := wechat.ErrCode(err); ok {
-		fields = append(fields, zap.Int("errcode", code))
-	}
-	ce.Write(append(fields, zap.String("error", err.Error()))...)
 }
 
 // Interface guards

@@ -159,30 +159,6 @@ func phoneFailure(err error) (*apiError, string) {
 	return wechatFailure(err)
 }
 
-// logWeChatFailure makes the operator's own mistakes loud and keeps the
-// client's at debug. Only the errcode, WeChat's rid and a sanitized error
-// text are logged: never a code, a token or a secret.
-func logWeChatFailure(logger *zap.Logger, msg, appID string, err error) {
-	level := zapcore.DebugLevel
-	switch wechat.KindOf(err) {
-	case wechat.KindConfig:
-		level, msg = zapcore.ErrorLevel, msg+": WeChat rejected this app's credentials; check the appid and secret"
-	case wechat.KindToken:
-		level, msg = zapcore.WarnLevel, msg+": WeChat rejected a freshly fetched access_token"
-	case wechat.KindUnknown, wechat.KindBadResponse, wechat.KindUnreachable, wechat.KindTimeout:
-		level = zapcore.WarnLevel
-	}
-	ce := logger.Check(level, msg)
-	if ce == nil {
-		return
-	}
-	fields := []zap.Field{zap.String("appid", appID), zap.String("kind", wechat.KindOf(err).String())}
-	if code, ok := wechat.ErrCode(err); ok {
-		fields = append(fields, zap.Int("errcode", code))
-	}
-	ce.Write(append(fields, zap.String("error", err.Error()))...)
-}
-
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*Phone)(nil)
