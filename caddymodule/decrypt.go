@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -60,6 +62,10 @@ func (d *Decrypt) Provision(ctx caddy.Context) error {
 // are told apart in the error message. Other fields that wx APIs return
 // (errMsg, userInfo, cloudID) are ignored, so a client may post the whole
 // result object.
+// decryptRate is how many well-formed decryption attempts one session (one
+// token) may make: a real client decrypts a handful of times per login.
+var decryptRate = RateLimit{Requests: 60, Window: caddy.Duration(time.Minute)}
+
 type decryptRequest struct {
 	EncryptedData *string `json:"encryptedData"`
 	IV            *string `json:"iv"`
@@ -86,6 +92,13 @@ func (d *Decrypt) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	sk, aerr := d.app.userSessionKey(w, id)
 	if aerr != nil {
 		return fail(w, r, aerr)
+	}
+	// encryptedData has no MAC: bounding the attempts per session bounds
+	// any oracle a client could build from our answers.
+	if ok, wait := d.app.rates.Take("decrypt\x00"+id.ID, decryptRate); !ok {
+		metrics.rateLimited.WithLabelValues("decrypt").Inc()
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(wait/time.Second)+1, 10))
+		return fail(w, r, &apiError{http.StatusTooManyRequests, "rate_limited", "too many decryption attempts for this session; try again later"})
 	}
 
 	out, aerr := d.open(req, sk, id.AppID)

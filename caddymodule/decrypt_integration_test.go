@@ -310,3 +310,28 @@ func TestDecryptForward(t *testing.T) {
 		t.Fatalf("failed forward: %d %v, upstream hits %d -> %d", st, got, hits, after)
 	}
 }
+
+// TestDecryptAttemptsBounded sends more decryption attempts than one
+// session may make in a minute: the rest get 429 without being decrypted,
+// and a new login (a new session) is not affected.
+func TestDecryptAttemptsBounded(t *testing.T) {
+	wx := newFakeAPI(t)
+	startCaddy(t, udConfig(wx.URL, newBodyUpstream(t).URL, "", ""))
+	c := newClient()
+	tok, _ := udLogin(t, c, "erin.1", testAppID)
+	enc, iv := encryptFor(t, udSessionKey("erin.2"), testAppID, map[string]any{"nickName": "Erin"})
+	body := jsonBody(t, map[string]string{"encryptedData": enc, "iv": iv})
+	for i := 0; i < decryptRate.Requests; i++ {
+		if st, _, got := do(t, c, "POST", at(udPort, "/decrypt"), bearer(tok), body); st != 422 {
+			t.Fatalf("attempt %d: %d %v", i+1, st, got)
+		}
+	}
+	st, h, got := do(t, c, "POST", at(udPort, "/decrypt"), bearer(tok), body)
+	if st != 429 || got["error"] != "rate_limited" || h.Get("Retry-After") == "" {
+		t.Fatalf("attempt %d: %d %v", decryptRate.Requests+1, st, got)
+	}
+	fresh, _ := udLogin(t, c, "erin.2", testAppID)
+	if st, _, got := do(t, c, "POST", at(udPort, "/decrypt"), bearer(fresh), body); st != 200 || got["nickName"] != "Erin" {
+		t.Fatalf("a new session: %d %v", st, got)
+	}
+}

@@ -47,7 +47,7 @@ func initMetrics() {
 		}, []string{"appid"})
 		metrics.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Subsystem: sub, Name: "rate_limited_total",
-			Help: "Requests refused by the edge's own rate limits, by scope (client, app, inflight).",
+			Help: "Requests refused by the edge's own rate limits, by scope (client, app, inflight, decrypt).",
 		}, []string{"scope"})
 		// The gate runs on every request: resolve its label values once.
 		metrics.gateAllowed = metrics.gate.WithLabelValues("allowed")
