@@ -128,6 +128,7 @@ func TestGateRefusesForgedTokens(t *testing.T) {
 		"tampered claims":    parts[0] + "." + tamperedPayload + "." + parts[2],
 		"tampered signature": parts[0] + "." + parts[1] + "." + string(sig),
 		"20 KB":              parts[0] + "." + strings.Repeat("A", 20<<10) + "." + parts[2],
+		"5 KB":               parts[0] + "." + strings.Repeat("A", 5<<10) + "." + parts[2],
 		"garbage":            "not-a-jwt",
 	}
 	for name, tok := range tokens {

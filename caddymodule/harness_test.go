@@ -118,7 +118,13 @@ func stdConfig(apiBase, up string) string {
 	https_port 9543
 	auto_https off
 	skip_install_trust
+	# Caddy refuses headers over 16 KiB with 431 itself; a larger limit
+	# lets the 20 KB forged token reach the gate's own 4 KiB check.
+	servers {
+		max_header_size 64KiB
+	}
 	servers :%[7]d {
+		max_header_size 64KiB
 		expected_underscore_headers X_Openid X_Unionid X_Wechat_Appid
 		expected_dot_headers X.Openid X.Unionid X.Wechat.Appid
 	}
