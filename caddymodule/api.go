@@ -44,10 +44,9 @@ type API struct {
 	// exactly one app is configured.
 	App string `json:"app,omitempty"`
 
-	app    *App
-	appID  string // App with placeholders expanded
-	httpc  *http.Client
-	logger *zap.Logger
+	appID string // App with placeholders expanded
+
+	appRef
 }
 
 // CaddyModule returns the Caddy module information.
@@ -60,23 +59,14 @@ func (API) CaddyModule() caddy.ModuleInfo {
 
 // Provision finds the wechat app and checks that App is one of its apps.
 func (h *API) Provision(ctx caddy.Context) error {
-	h.logger = ctx.Logger()
-	app, err := wechatApp(ctx)
-	if err != nil {
+	if err := h.provisionApp(ctx); err != nil {
 		return err
 	}
-	h.app = app
 	h.appID = caddy.NewReplacer().ReplaceKnown(h.App, "")
 	if h.appID != "" {
-		if _, ok := app.apps[h.appID]; !ok {
+		if _, ok := h.app.apps[h.appID]; !ok {
 			return fmt.Errorf("wechat_api: app %s is not configured; add it to the wechat global option", h.appID)
 		}
-	}
-	// The app's transport, but no redirects: a redirect would take the
-	// request, and whatever it carries, to a host we did not choose.
-	h.httpc = &http.Client{
-		Transport:     app.httpc.Transport,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return nil
 }
@@ -189,7 +179,7 @@ func (h *API) send(ctx context.Context, r *http.Request, body []byte, token stri
 		req.Header.Set("Content-Type", ct)
 	}
 	start := time.Now()
-	resp, err := h.httpc.Do(req)
+	resp, err := h.app.httpc.Do(req) // no redirects: see App.Provision
 	// One label for every path: paths are the backend's choice, and a
 	// label per path would let it grow the metric without bound.
 	observeAPI("api", time.Since(start), err)

@@ -25,9 +25,9 @@ type Auth struct {
 	// bad token is still refused.
 	Optional bool `json:"optional,omitempty"`
 
-	app    *App
 	verify *verifier
-	logger *zap.Logger
+
+	appRef
 }
 
 // CaddyModule returns the Caddy module information.
@@ -41,12 +41,10 @@ func (Auth) CaddyModule() caddy.ModuleInfo {
 // Provision finds the wechat app and builds the verifier once, so that the
 // per-request path only parses.
 func (a *Auth) Provision(ctx caddy.Context) error {
-	a.logger = ctx.Logger()
-	app, err := wechatApp(ctx)
-	if err != nil {
+	if err := a.provisionApp(ctx); err != nil {
 		return err
 	}
-	a.app = app
+	app := a.app
 	a.verify = newVerifier(app.keys, func(id string) bool { _, ok := app.apps[id]; return ok })
 	return nil
 }

@@ -27,7 +27,7 @@ func newBareGate(tb testing.TB, alg string, material []byte) (*Auth, string) {
 		revoked:  newMemoryRevocations(),
 	}
 	initMetrics()
-	gate := &Auth{app: app, logger: zap.NewNop()}
+	gate := &Auth{appRef: appRef{app: app, logger: zap.NewNop()}}
 	gate.verify = newVerifier(keys, func(id string) bool { _, ok := app.apps[id]; return ok })
 	tok, _, err := keys.mint(testAppID, "oBenchUser0123456789abcdefgh", "oBenchUnion0123456789abcdefg", "tiihtNczf5v6AKRyjwEUhQ==", time.Now(), time.Hour)
 	if err != nil {
