@@ -220,11 +220,17 @@ func do(t *testing.T, c *http.Client, method, u string, hdr http.Header, body st
 	return resp.StatusCode, resp.Header, out
 }
 
-// login posts code and returns the token.
+// login posts code for the first app on mainPort and returns the token.
 func login(t *testing.T, c *http.Client, code string) (string, map[string]any) {
 	t.Helper()
-	st, _, body := do(t, c, "POST", at(mainPort, "/login"), http.Header{"Content-Type": {"application/json"}},
-		fmt.Sprintf(`{"code": %q, "appid": %q}`, code, testAppID))
+	return loginAt(t, c, mainPort, code, testAppID)
+}
+
+// loginAt posts code for appID to the wechat_login on port.
+func loginAt(t *testing.T, c *http.Client, port int, code, appID string) (string, map[string]any) {
+	t.Helper()
+	st, _, body := do(t, c, "POST", at(port, "/login"), http.Header{"Content-Type": {"application/json"}},
+		fmt.Sprintf(`{"code": %q, "appid": %q}`, code, appID))
 	if st != 200 {
 		t.Fatalf("login %q: status %d body %v", code, st, body)
 	}

@@ -143,12 +143,7 @@ func udConfigWith(apiBase, up, global, sites, inSite string) string {
 // udLogin logs code in for appID on udPort and returns the token.
 func udLogin(t *testing.T, c *http.Client, code, appID string) (string, map[string]any) {
 	t.Helper()
-	st, _, body := do(t, c, "POST", at(udPort, "/login"), http.Header{"Content-Type": {"application/json"}},
-		fmt.Sprintf(`{"code": %q, "appid": %q}`, code, appID))
-	if st != 200 {
-		t.Fatalf("login %q: status %d body %v", code, st, body)
-	}
-	return body["token"].(string), body
+	return loginAt(t, c, udPort, code, appID)
 }
 
 // jsonBody marshals v for do.
