@@ -461,12 +461,15 @@ type sample struct {
 
 // takeSample pauses the load, lets in-flight requests settle, and reads
 // Caddy's RSS and goroutines.
-func takeSample(c config, client *http.Client) sample {
+func takeSample(c config, client *http.Client, upstream *http.Server) sample {
 	pause.Lock()
 	defer pause.Unlock()
-	// The same state at both samples: no request in flight and no client
-	// connection open.
+	// The same state at both samples: no request in flight and no
+	// connection open, neither ours to Caddy nor Caddy's pooled ones to the
+	// upstream, whose number follows the recent load, not a leak.
 	client.CloseIdleConnections()
+	upstream.SetKeepAlivesEnabled(false) // also closes its idle connections
+	defer upstream.SetKeepAlivesEnabled(true)
 	time.Sleep(time.Second)
 	s := sample{at: time.Now(), rssKB: -1, goroutines: -1}
 	if c.pid > 0 {
@@ -607,12 +610,12 @@ func run(ctx context.Context, c config) (bool, error) {
 	sleep(c.warmup)
 	var start sample
 	if !interrupted {
-		start = takeSample(c, client)
+		start = takeSample(c, client, srv)
 		sleep(c.duration - time.Since(began))
 	}
 	stopLoad()
 	wg.Wait()
-	end := takeSample(c, client)
+	end := takeSample(c, client, srv)
 	if interrupted {
 		start = end
 	}
@@ -694,8 +697,14 @@ func buildReport(c config, st *stats, up *upstream, start, end sample, took time
 		check(g < maxGrowth, "RSS growth %+.1f%% < %.0f%%", g, maxGrowth)
 	}
 	if start.goroutines >= 0 && end.goroutines >= 0 {
+		// Caddy keeps its connections to WeChat (the simulator) pooled
+		// between samples, two goroutines each and at most one per worker
+		// in flight; how many are open follows the last seconds' load. So
+		// growth within that allowance is the pool, not a leak.
 		g := growth(start.goroutines, end.goroutines)
-		check(g < maxGrowth, "goroutine growth %+.1f%% < %.0f%%", g, maxGrowth)
+		pool := int64(2 * c.concurrency)
+		check(g < maxGrowth || end.goroutines-start.goroutines <= pool,
+			"goroutine growth %+.1f%% < %.0f%% (or at most %d, the pool to WeChat)", g, maxGrowth, pool)
 	}
 	if len(st.samples) > 0 {
 		fmt.Fprintf(&b, "first unexpected answers:\n")
