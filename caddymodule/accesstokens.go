@@ -27,12 +27,15 @@ const tokenPoolKey = "wechat_tokens"
 // of a stopping config can still read a.tokens while Cleanup runs.
 var tokenHolders sync.Map // *App -> struct{}
 
-// pooledTokenCache lets a TokenCache live in a caddy.UsagePool. The memory
-// cache has no goroutine to stop, so Destruct has nothing to do; a Redis
-// implementation would close its client here.
-type pooledTokenCache struct{ wechat.TokenCache }
+// pooledState is what outlives a config in tokenPool: the access_token
+// cache and the short-lived values (remembered answers). Neither has a
+// goroutine to stop, so Destruct has nothing to do.
+type pooledState struct {
+	tokens wechat.TokenCache
+	values *memoryValues
+}
 
-func (pooledTokenCache) Destruct() error { return nil }
+func (pooledState) Destruct() error { return nil }
 
 // scopedTokenCache prefixes every key with the API origin, so that a
 // token fetched from one api_base (a simulator, say) is never sent to
@@ -68,13 +71,15 @@ func (a *App) apiOrigin() string {
 // config, which at worst costs one extra fetch during a reload.
 func (a *App) provisionAccessTokens() error {
 	v, _, err := tokenPool.LoadOrNew(tokenPoolKey, func() (caddy.Destructor, error) {
-		return pooledTokenCache{wechat.NewMemoryTokenCache()}, nil
+		return pooledState{tokens: wechat.NewMemoryTokenCache(), values: newMemoryValues(maxMemoryValues)}, nil
 	})
 	if err != nil {
 		return err
 	}
 	tokenHolders.Store(a, struct{}{})
-	cache := scopedTokenCache{inner: v.(pooledTokenCache).TokenCache, prefix: a.apiOrigin() + "\x00"}
+	state := v.(pooledState)
+	a.values = state.values
+	cache := scopedTokenCache{inner: state.tokens, prefix: a.apiOrigin() + "\x00"}
 
 	a.tokens = make(map[string]*wechat.AccessTokens, len(a.Apps))
 	for _, mp := range a.Apps {
@@ -134,5 +139,5 @@ func (a *App) releaseAccessTokens() error {
 // Interface guards
 var (
 	_ wechat.TokenCache = scopedTokenCache{}
-	_ caddy.Destructor  = pooledTokenCache{}
+	_ caddy.Destructor  = pooledState{}
 )

@@ -64,6 +64,7 @@ type App struct {
 	// verified caches checked tokens; revoked is asked on every request.
 	verified *verifiedCache
 	revoked  Revocations
+	values   Values                          // shared short-lived values; see values.go
 	tokens   map[string]*wechat.AccessTokens // by appid; see accesstokens.go
 	logger   *zap.Logger
 }

@@ -2,12 +2,14 @@ package caddymodule
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/golang-jwt/jwt/v5"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -25,7 +27,13 @@ type Auth struct {
 	// bad token is still refused.
 	Optional bool `json:"optional,omitempty"`
 
-	verify *verifier
+	// Apps restricts the route to tokens of these appids, which must be
+	// configured in the wechat app. A token of another app is refused as
+	// invalid. Empty: every configured app.
+	Apps []string `json:"apps,omitempty"`
+
+	verifier *verifier
+	onlyApps map[string]bool
 
 	appRef
 }
@@ -45,37 +53,57 @@ func (a *Auth) Provision(ctx caddy.Context) error {
 		return err
 	}
 	app := a.app
-	a.verify = newVerifier(app.keys, func(id string) bool { _, ok := app.apps[id]; return ok })
+	a.verifier = newVerifier(app.keys, func(id string) bool { _, ok := app.apps[id]; return ok })
+	if len(a.Apps) > 0 {
+		a.onlyApps = make(map[string]bool, len(a.Apps))
+		for _, id := range a.Apps {
+			if _, ok := app.apps[id]; !ok {
+				return fmt.Errorf("wechat_auth: apps names %s, which is not configured in the wechat global option", id)
+			}
+			a.onlyApps[id] = true
+		}
+	}
 	return nil
 }
 
-// identityCtxKey keeps the verified identity on the request for the
-// handlers that run after the gate (decrypt, phone).
-type identityCtxKey struct{}
+// anonymous is the placeholder value of an anonymous request, boxed once:
+// an unset placeholder would reach header_up and request_header as its
+// own literal text, which a backend would read as a user id.
+var anonymous any = ""
 
 func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	// Strip first, on every path through this handler, so that no early
+	// Scrub first, on every path through this handler, so that no early
 	// return can leave a forged header in place.
-	stripIdentity(r.Header)
+	scrubInbound(r)
 
-	token, present, malformed := bearerToken(r.Header)
-	if malformed {
-		return a.refuse(w, r, "invalid_token", "the Authorization header is malformed")
-	}
-	if !present {
+	token, cred := bearerToken(r.Header)
+	switch cred {
+	case credMalformed:
+		return a.refuse(w, r, "invalid_token", "the Authorization header holds a Bearer credential that is not of the form 'Bearer <token>'", "")
+	case credNone:
 		if a.Optional {
 			metrics.gateAnonymous.Inc()
+			repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+			repl.Set("http.auth.user.id", anonymous)
+			repl.Set("http.auth.user.unionid", anonymous)
+			repl.Set("http.auth.user.appid", anonymous)
 			return next.ServeHTTP(w, r)
 		}
 		metrics.gateNoToken.Inc()
-		return a.refuse(w, r, "unauthorized", "a bearer token is required: log in first")
+		return a.refuse(w, r, "unauthorized", "a bearer token is required: log in first", "")
 	}
 	id, err := a.identity(token)
 	if err != nil {
 		if ce := a.logger.Check(zapcore.DebugLevel, "wechat token refused"); ce != nil {
 			ce.Write(zap.String("reason", err.Error()))
 		}
-		return a.refuse(w, r, "invalid_token", "the token is invalid, expired or revoked: log in again")
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return a.refuse(w, r, "invalid_token", "the token has expired: log in again", "the token has expired")
+		}
+		return a.refuse(w, r, "invalid_token", "the token is invalid, expired or revoked: log in again", "")
+	}
+	if a.onlyApps != nil && !a.onlyApps[id.AppID] {
+		return a.refuse(w, r, "invalid_token", "the token was issued for a Mini Program this route does not serve", "")
 	}
 	metrics.gateAllowed.Inc()
 
@@ -83,7 +111,7 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	// backing array for the three values, each capped so that an append
 	// elsewhere cannot write into its neighbour.
 	h := r.Header
-	h.Del("Authorization")
+	delete(h, "Authorization")
 	vals := [...]string{id.OpenID, id.AppID, id.UnionID}
 	h[hdrOpenID] = vals[0:1:1]
 	h[hdrAppID] = vals[1:2:2]
@@ -107,7 +135,7 @@ func (a *Auth) identity(token string) (*Identity, error) {
 	id := a.app.verified.get(token, now)
 	if id == nil {
 		var err error
-		if id, err = a.verify.verify(token); err != nil {
+		if id, err = a.verifier.verify(token); err != nil {
 			return nil, err
 		}
 		a.app.verified.put(token, id, now)
@@ -118,39 +146,75 @@ func (a *Auth) identity(token string) (*Identity, error) {
 	return id, nil
 }
 
-// bearerToken finds the bearer token. A header that is not a Bearer
-// credential counts as no token; several Authorization headers, or a
-// Bearer header with no token, are malformed.
-func bearerToken(h http.Header) (token string, present, malformed bool) {
-	vals := h.Values("Authorization")
-	if len(vals) == 0 {
-		return "", false, false
-	}
+// credential is what an Authorization header holds for the gate.
+type credential int
+
+const (
+	credNone      credential = iota // no Authorization, or only other schemes
+	credBearer                      // exactly one usable Bearer credential
+	credMalformed                   // a Bearer credential that cannot be used
+)
+
+// bearerToken reads the Authorization header as RFC 9110 reads
+// credentials: the scheme in any letter case, then one or more spaces or
+// tabs, then the token. Anything that names the Bearer scheme but is not
+// exactly one such credential is malformed, never "no token": under
+// optional it would otherwise reach the backend as if anonymous.
+func bearerToken(h http.Header) (string, credential) {
+	vals := h["Authorization"]
 	bearers := 0
 	for _, v := range vals {
-		scheme, rest, _ := strings.Cut(strings.TrimSpace(v), " ")
-		if strings.EqualFold(scheme, "Bearer") {
-			bearers++
-			token = strings.TrimSpace(rest)
+		for more := true; more; {
+			var seg string
+			seg, v, more = strings.Cut(v, ",")
+			if hasBearerScheme(seg) {
+				bearers++
+			}
 		}
 	}
 	switch {
 	case bearers == 0:
-		return "", false, false
-	case bearers > 1 || len(vals) > 1 || token == "":
-		return "", true, true
+		return "", credNone
+	case bearers > 1 || len(vals) > 1:
+		return "", credMalformed
 	}
-	return token, true, false
+	v := strings.Trim(vals[0], " \t")
+	if strings.IndexByte(v, ',') >= 0 || !hasBearerScheme(v) {
+		return "", credMalformed // a Bearer credential among others
+	}
+	rest := v[len("bearer"):]
+	token := strings.TrimLeft(rest, " \t")
+	if len(token) == len(rest) || token == "" {
+		return "", credMalformed
+	}
+	return token, credBearer
 }
 
-func (a *Auth) refuse(w http.ResponseWriter, r *http.Request, code, msg string) error {
-	challenge := `Bearer realm="wechat"`
+// hasBearerScheme reports whether a credential, after optional
+// whitespace, starts with the Bearer scheme: "bearer" in any case, not
+// followed by another token character (so "Bearerx" is another scheme).
+func hasBearerScheme(s string) bool {
+	s = strings.TrimLeft(s, " \t")
+	if len(s) < len("bearer") || !strings.EqualFold(s[:len("bearer")], "bearer") {
+		return false
+	}
+	return len(s) == len("bearer") || !isTokenChar(s[len("bearer")])
+}
+
+// isTokenChar reports whether c may appear in an RFC 9110 token.
+func isTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+func (a *Auth) refuse(w http.ResponseWriter, r *http.Request, code, msg, description string) error {
 	if code == "invalid_token" {
 		metrics.gateBadToken.Inc()
-		challenge += `, error="invalid_token"`
 	}
-	w.Header().Set("WWW-Authenticate", challenge)
-	return fail(w, r, &apiError{http.StatusUnauthorized, code, msg})
+	return fail(w, r, unauthorized(w, code, msg, description))
 }
 
 // Interface guards

@@ -269,6 +269,7 @@ func (l *Login) parseRateLimit(d *caddyfile.Dispenser) error {
 //
 //	wechat_auth [<matcher>] {
 //	    optional
+//	    apps <appid...>
 //	}
 func parseAuth(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	a := new(Auth)
@@ -289,8 +290,21 @@ func (a *Auth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			a.Optional = true
+		case "apps":
+			ids := d.RemainingArgs()
+			if len(ids) == 0 {
+				return d.Err("apps needs at least one appid: apps wx0123456789abcdef")
+			}
+			for _, id := range ids {
+				if !isPlaceholder(id) {
+					if err := checkAppID(id); err != nil {
+						return d.Err(err.Error())
+					}
+				}
+			}
+			a.Apps = append(a.Apps, ids...)
 		default:
-			return d.Errf("unknown subdirective %q in wechat_auth; expected optional", d.Val())
+			return d.Errf("unknown subdirective %q in wechat_auth; expected optional or apps", d.Val())
 		}
 	}
 	return nil

@@ -78,6 +78,7 @@ func parseForwardOnly(d *caddyfile.Dispenser, name string, forward *bool) error 
 //
 //	wechat_api [<matcher>] {
 //	    app <appid>
+//	    allow_from <cidr...>
 //	}
 func parseAPI(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	a := new(API)
@@ -105,8 +106,19 @@ func (a *API) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.Err(err.Error())
 				}
 			}
+		case "allow_from":
+			ranges := d.RemainingArgs()
+			if len(ranges) == 0 {
+				return d.Err("allow_from needs at least one range: allow_from 203.0.113.0/24")
+			}
+			for _, s := range ranges {
+				if _, err := parsePrefix(s); err != nil {
+					return d.Errf("allow_from %q is not a CIDR or an IP address", s)
+				}
+			}
+			a.AllowFrom = append(a.AllowFrom, ranges...)
 		default:
-			return d.Errf("unknown subdirective %q in wechat_api; expected app", d.Val())
+			return d.Errf("unknown subdirective %q in wechat_api; expected app or allow_from", d.Val())
 		}
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -58,14 +57,14 @@ func (d *Decrypt) Provision(ctx caddy.Context) error {
 	return d.provisionApp(ctx)
 }
 
-// decryptRequest takes pointers so that a missing field and an empty one
-// are told apart in the error message. Other fields that wx APIs return
-// (errMsg, userInfo, cloudID) are ignored, so a client may post the whole
-// result object.
 // decryptRate is how many well-formed decryption attempts one session (one
 // token) may make: a real client decrypts a handful of times per login.
 var decryptRate = RateLimit{Requests: 60, Window: caddy.Duration(time.Minute)}
 
+// decryptRequest takes pointers so that a missing field and an empty one
+// are told apart in the error message. Other fields that wx APIs return
+// (errMsg, userInfo, cloudID) are ignored, so a client may post the whole
+// result object.
 type decryptRequest struct {
 	EncryptedData *string `json:"encryptedData"`
 	IV            *string `json:"iv"`
@@ -97,11 +96,10 @@ func (d *Decrypt) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	// any oracle a client could build from our answers.
 	if ok, wait := d.app.rates.Take("decrypt\x00"+id.ID, decryptRate); !ok {
 		metrics.rateLimited.WithLabelValues("decrypt").Inc()
-		w.Header().Set("Retry-After", strconv.FormatInt(int64(wait/time.Second)+1, 10))
-		return fail(w, r, &apiError{http.StatusTooManyRequests, "rate_limited", "too many decryption attempts for this session; try again later"})
+		return fail(w, r, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many decryption attempts for this session; try again later", RetryAfter: retryAfter(wait)})
 	}
 
-	out, aerr := d.open(req, sk, id.AppID)
+	out, aerr := d.open(req, sk, id)
 	if aerr != nil {
 		if ce := d.logger.Check(zapcore.DebugLevel, "wechat open data refused"); ce != nil {
 			ce.Write(zap.String("appid", id.AppID), zap.String("openid", id.OpenID), zap.String("error", aerr.Code), zap.String("reason", aerr.Message))
@@ -109,7 +107,7 @@ func (d *Decrypt) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return fail(w, r, aerr)
 	}
 	// The data itself is personal and never logged.
-	if ce := d.logger.Check(zapcore.DebugLevel, "wechat open data verified"); ce != nil {
+	if ce := d.logger.Check(zapcore.DebugLevel, "wechat open data opened"); ce != nil {
 		ce.Write(zap.String("appid", id.AppID), zap.String("openid", id.OpenID), zap.Bool("forward", d.Forward))
 	}
 	if d.Forward {
@@ -123,8 +121,8 @@ func (d *Decrypt) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // is checked later, under the session's key.
 func parseDecryptRequest(body []byte) (*decryptRequest, *apiError) {
 	var req decryptRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, badRequest(`the body must be a JSON object {"encryptedData": "...", "iv": "..."} or {"rawData": "...", "signature": "..."} with string values`)
+	if err := decodeJSON(body, &req); err != nil {
+		return nil, badRequest(bodyProblem(err, `the body must be a JSON object {"encryptedData": "...", "iv": "..."} or {"rawData": "...", "signature": "..."} with string values`))
 	}
 	hasEnc := req.EncryptedData != nil || req.IV != nil
 	hasRaw := req.RawData != nil || req.Signature != nil
@@ -144,22 +142,36 @@ func parseDecryptRequest(body []byte) (*decryptRequest, *apiError) {
 			return nil, badRequest("signature must be 40 hex digits (a SHA-1) exactly as the wx API returned it")
 		}
 	}
+	if hasEnc {
+		// Checked here, before the attempt is counted, so that the limit
+		// counts only well-formed attempts. The wechat package's messages
+		// name the field and the problem, never the content.
+		if err := wechat.CheckEncrypted(*req.EncryptedData, *req.IV); err != nil {
+			return nil, badRequest(strings.TrimPrefix(err.Error(), "wechat: "))
+		}
+	}
 	return &req, nil
 }
 
-// open verifies the signature and/or decrypts, and returns the JSON object
+// open checks the signature and/or decrypts, and returns the JSON object
 // to hand on. When a client sends all four fields (the whole result of
 // wx.getUserInfo), both checks must pass and the decrypted object, which
 // is the richer one, is returned.
-func (d *Decrypt) open(req *decryptRequest, sk, appID string) ([]byte, *apiError) {
-	if !validSessionKey(sk) {
+//
+// encryptedData has no MAC, so the first 16 bytes of what it decrypts to
+// are the client's to choose (by flipping IV bits); the watermark and the
+// openId lie further in and are checked, which binds the data to this app
+// and this user, not its content to WeChat.
+func (d *Decrypt) open(req *decryptRequest, sk string, id *Identity) ([]byte, *apiError) {
+	appID := id.AppID
+	if !wechat.ValidSessionKey(sk) {
 		// Not the client's doing, but a new login is what fixes it.
-		return nil, &apiError{http.StatusUnprocessableEntity, "decrypt_failed", "the data cannot be checked with this session's key; " + staleKeyHint}
+		return nil, &apiError{Status: http.StatusUnprocessableEntity, Code: "decrypt_failed", Message: "the data cannot be checked with this session's key; " + staleKeyHint}
 	}
 	var out []byte
 	if req.RawData != nil {
 		if !wechat.VerifyRawData(*req.RawData, *req.Signature, sk) {
-			return nil, &apiError{http.StatusUnprocessableEntity, "signature_mismatch", "the signature does not match rawData under this session's key; " + staleKeyHint}
+			return nil, &apiError{Status: http.StatusUnprocessableEntity, Code: "signature_mismatch", Message: "the signature does not match rawData under this session's key; " + staleKeyHint}
 		}
 		out = []byte(*req.RawData)
 	}
@@ -171,10 +183,13 @@ func (d *Decrypt) open(req *decryptRequest, sk, appID string) ([]byte, *apiError
 			// problem, never the content.
 			return nil, badRequest(strings.TrimPrefix(err.Error(), "wechat: "))
 		case err != nil:
-			return nil, &apiError{http.StatusUnprocessableEntity, "decrypt_failed", "encryptedData does not decrypt under this session's key; " + staleKeyHint}
+			return nil, &apiError{Status: http.StatusUnprocessableEntity, Code: "decrypt_failed", Message: "encryptedData does not decrypt under this session's key; " + staleKeyHint}
 		}
 		if err := wechat.CheckWatermark(plain, appID); err != nil {
-			return nil, &apiError{http.StatusUnprocessableEntity, "watermark_mismatch", "the data was issued to another Mini Program (watermark.appid is not this session's appid)"}
+			return nil, &apiError{Status: http.StatusUnprocessableEntity, Code: "watermark_mismatch", Message: "the data was issued to another Mini Program (watermark.appid is not this session's appid)"}
+		}
+		if err := wechat.CheckOpenID(plain, id.OpenID); err != nil {
+			return nil, &apiError{Status: http.StatusUnprocessableEntity, Code: "openid_mismatch", Message: "the data names another user (openId is not this session's openid)"}
 		}
 		out = plain
 	}
@@ -182,7 +197,7 @@ func (d *Decrypt) open(req *decryptRequest, sk, appID string) ([]byte, *apiError
 }
 
 func badRequest(msg string) *apiError {
-	return &apiError{http.StatusBadRequest, "invalid_request", msg}
+	return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: msg}
 }
 
 func isJSONObject(s string) bool {

@@ -31,7 +31,7 @@ func FuzzDecryptRequest(f *testing.F) {
 			}
 			return
 		}
-		out, aerr := d.open(req, sampleSessionKey, sampleAppID)
+		out, aerr := d.open(req, sampleSessionKey, &Identity{AppID: sampleAppID, OpenID: sampleOpenID})
 		if aerr != nil {
 			if (aerr.Status != 400 && aerr.Status != 422) || strings.Contains(aerr.Message, sampleSessionKey) {
 				t.Fatalf("open: %+v", aerr)

@@ -1,7 +1,10 @@
 package caddymodule
 
 import (
+	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -16,22 +19,31 @@ const (
 	retryAfterQuota = "60"
 )
 
+// errSaturated reports that every slot for calls to WeChat is taken
+// (max_inflight). It is a busy WeChat from the client's point of view.
+var errSaturated = errors.New("too many calls to WeChat under way")
+
 // wechatFailure maps a failed WeChat call to what the client is told.
 // Only the kind of failure crosses over, never WeChat's own text.
-func wechatFailure(err error) (*apiError, string) {
+func wechatFailure(err error) *apiError {
+	if errors.Is(err, errSaturated) {
+		// A slot stays taken for about a second.
+		metrics.rateLimited.WithLabelValues("inflight").Inc()
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "wechat_busy", Message: "too many calls to WeChat are under way; try again shortly", RetryAfter: "1"}
+	}
 	switch wechat.KindOf(err) {
 	case wechat.KindInvalidCode:
-		return &apiError{http.StatusUnauthorized, "invalid_code", "the login code is invalid, expired or already used; call wx.login again"}, ""
+		return &apiError{Status: http.StatusUnauthorized, Code: "invalid_code", Message: "the login code is invalid, expired or already used; call wx.login again"}
 	case wechat.KindBlocked:
-		return &apiError{http.StatusForbidden, "user_blocked", "WeChat has blocked this user from logging in"}, ""
+		return &apiError{Status: http.StatusForbidden, Code: "user_blocked", Message: "WeChat has blocked this user from logging in"}
 	case wechat.KindQuota:
-		return &apiError{http.StatusTooManyRequests, "rate_limited", "WeChat's rate limit was reached; try again later"}, retryAfterQuota
+		return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "WeChat's rate limit was reached; try again later", RetryAfter: retryAfterQuota}
 	case wechat.KindBusy:
-		return &apiError{http.StatusServiceUnavailable, "wechat_busy", "WeChat is busy; try again shortly"}, retryAfterBusy
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "wechat_busy", Message: "WeChat is busy; try again shortly", RetryAfter: retryAfterBusy}
 	case wechat.KindTimeout:
-		return &apiError{http.StatusGatewayTimeout, "wechat_timeout", "WeChat did not answer in time"}, ""
+		return &apiError{Status: http.StatusGatewayTimeout, Code: "wechat_timeout", Message: "WeChat did not answer in time"}
 	}
-	return &apiError{http.StatusBadGateway, "wechat_error", "WeChat could not complete the request"}, ""
+	return &apiError{Status: http.StatusBadGateway, Code: "wechat_error", Message: "WeChat could not complete the request"}
 }
 
 // logWeChatFailure makes the operator's own mistakes loud and keeps the
@@ -39,12 +51,13 @@ func wechatFailure(err error) (*apiError, string) {
 // text are logged: never a code, a token or a secret.
 func logWeChatFailure(logger *zap.Logger, msg, appID string, err error) {
 	level := zapcore.DebugLevel
-	switch wechat.KindOf(err) {
-	case wechat.KindConfig:
+	switch kind := wechat.KindOf(err); {
+	case errors.Is(err, errSaturated):
+	case kind == wechat.KindConfig:
 		level, msg = zapcore.ErrorLevel, msg+": WeChat rejected this app's credentials; check the appid and secret"
-	case wechat.KindToken:
+	case kind == wechat.KindToken:
 		level, msg = zapcore.WarnLevel, msg+": WeChat rejected a freshly fetched access_token"
-	case wechat.KindUnknown, wechat.KindBadResponse, wechat.KindUnreachable, wechat.KindTimeout:
+	case kind == wechat.KindUnknown, kind == wechat.KindBadResponse, kind == wechat.KindUnreachable, kind == wechat.KindTimeout:
 		level = zapcore.WarnLevel
 	}
 	ce := logger.Check(level, msg)
@@ -56,4 +69,11 @@ func logWeChatFailure(logger *zap.Logger, msg, appID string, err error) {
 		fields = append(fields, zap.Int("errcode", code))
 	}
 	ce.Write(append(fields, zap.String("error", err.Error()))...)
+}
+
+// retryAfter is wait in whole seconds, rounded up so that a client
+// retrying on time succeeds, and at least 1.
+func retryAfter(wait time.Duration) string {
+	secs := int64((wait + time.Second - 1) / time.Second)
+	return strconv.FormatInt(max(secs, 1), 10)
 }

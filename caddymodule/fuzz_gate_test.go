@@ -95,7 +95,7 @@ func FuzzGate(f *testing.F) {
 	app.revoked.Revoke(fx.revokedJTI, time.Now().Add(2*time.Hour))
 	gates := map[bool]*Auth{}
 	for _, opt := range []bool{false, true} {
-		gates[opt] = &Auth{Optional: opt, verify: fx.verify, appRef: appRef{app: app, logger: zap.NewNop()}}
+		gates[opt] = &Auth{Optional: opt, verifier: fx.verify, appRef: appRef{app: app, logger: zap.NewNop()}}
 	}
 
 	f.Fuzz(func(t *testing.T, optional bool, auth, headers string) {

@@ -2,6 +2,8 @@ package caddymodule
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-wechat/caddy-wechat/wechat"
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
@@ -101,11 +104,21 @@ func wechatJSON(w http.ResponseWriter, v any) {
 
 // okAnswer is a success for code, with a unionid for codes starting "u".
 func okAnswer(w http.ResponseWriter, code string) {
-	ans := map[string]any{"openid": "o-" + code, "session_key": "tiihtNczf5v6AKRyjwEUhQ=="}
+	ans := map[string]any{"openid": fakeOpenID(code), "session_key": "tiihtNczf5v6AKRyjwEUhQ=="}
 	if strings.HasPrefix(code, "u") {
 		ans["unionid"] = "u-" + code
 	}
 	wechatJSON(w, ans)
+}
+
+// fakeOpenID is the fake's openid for code: "o-" and the code, or, for a
+// code with characters an openid cannot have, a hash of it.
+func fakeOpenID(code string) string {
+	if wechat.ValidID("o-" + code) {
+		return "o-" + code
+	}
+	sum := sha256.Sum256([]byte(code))
+	return "o-" + hex.EncodeToString(sum[:12])
 }
 
 // stdConfig is a Caddyfile with the sites every integration test uses:
@@ -241,4 +254,23 @@ func bearer(tok string) http.Header { return http.Header{"Authorization": {"Bear
 
 func newClient() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: false}}
+}
+
+// forgetRepeats drops every remembered answer, as the end of the repeat
+// window would, so that a test sees the answer a late repeat gets.
+func forgetRepeats(t *testing.T) {
+	t.Helper()
+	found := false
+	tokenPool.Range(func(_, v any) bool {
+		if st, ok := v.(pooledState); ok {
+			st.values.mu.Lock()
+			clear(st.values.m)
+			st.values.mu.Unlock()
+			found = true
+		}
+		return true
+	})
+	if !found {
+		t.Fatal("no shared state to clear: is Caddy running?")
+	}
 }

@@ -1,6 +1,10 @@
 package caddymodule
 
-import "net/http"
+import (
+	"io"
+	"net/http"
+	"strings"
+)
 
 // Identity headers the gate sets. Canonical form, as net/http stores them.
 const (
@@ -9,28 +13,119 @@ const (
 	hdrAppID   = "X-Wechat-Appid"
 )
 
-// identityNames are the lowercased names, with '-' as separator, that any
-// client-supplied header is compared against.
-var identityNames = [...]string{"x-openid", "x-unionid", "x-wechat-appid"}
+// trustedNames are the lowercased names, with '-' as separator, of every
+// header the edge sets for a backend to trust. A client-supplied header is
+// compared against all of them wherever the edge sets any, so that a
+// backend can never tell a forged one from ours.
+var trustedNames = [...]string{
+	"x-openid",
+	"x-unionid",
+	"x-wechat-appid",
+	"x-wechat-assertion",
+	"x-wechatpay-event-type",
+	"x-wechatpay-event-id",
+	"x-wechatpay-resource-type",
+	"x-wechatpay-verified",
+}
 
-// stripIdentity deletes every client-supplied identity header, whatever its
-// letter case and whether it uses '-', '_' or '.' as separator. CGI and
-// PHP-FPM turn all three into the same HTTP_X_OPENID variable, so a
-// variant that survives is a forged identity; Caddy drops '_' and '.'
-// names by default, but operators can allow them and we must not rely on
-// that default.
-func stripIdentity(h http.Header) {
+// scrubInbound removes every client-supplied trusted header from r, in
+// every place a backend could read one from:
+//   - the header itself, whatever its letter case and whether it uses '-',
+//     '_' or '.' as separator (CGI and PHP-FPM fold all three onto the
+//     same HTTP_X_OPENID variable; Caddy drops '_' and '.' names by
+//     default, but operators can allow them and we must not rely on that);
+//   - the Connection header's tokens, because reverse_proxy deletes every
+//     header named there after we have set ours;
+//   - the Trailer declaration and the trailers, which net/http fills in
+//     only when the body reaches EOF and reverse_proxy then forwards
+//     (backends that merge trailers into headers would trust them).
+//
+// It runs for every request that reaches the gate, so the common case
+// (no such header, no Connection tokens to drop, no body) allocates
+// nothing.
+func scrubInbound(r *http.Request) {
+	stripTrusted(r.Header)
+	dropTrustedTokens(r.Header, "Connection")
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	dropTrustedTokens(r.Header, "Trailer")
+	stripTrusted(r.Trailer)
+	if _, guarded := r.Body.(*trailerGuard); !guarded {
+		r.Body = &trailerGuard{ReadCloser: r.Body, r: r}
+	}
+}
+
+// trailerGuard strips trusted names from the trailers at the moment
+// net/http merges them in: the Read that returns io.EOF. reverse_proxy
+// copies the trailers in that same Read, after this one returns, because
+// its own body wrapper sits outside this one.
+type trailerGuard struct {
+	io.ReadCloser
+	r *http.Request
+}
+
+func (g *trailerGuard) Read(p []byte) (int, error) {
+	n, err := g.ReadCloser.Read(p)
+	if err == io.EOF {
+		stripTrusted(g.r.Trailer)
+	}
+	return n, err
+}
+
+// dropTrailers removes the trailers and their declaration altogether, for
+// a request whose body the edge has replaced with its own.
+func dropTrailers(r *http.Request) {
+	r.Trailer = nil
+	r.Header.Del("Trailer")
+}
+
+func stripTrusted(h http.Header) {
 	for name := range h {
-		if isIdentityName(name) {
+		if isTrustedName(name) {
 			delete(h, name)
 		}
 	}
 }
 
-// isIdentityName compares without allocating: it runs for every header of
+// dropTrustedTokens removes trusted names from a comma-separated list
+// header (Connection, Trailer), keeping every other token, and the header
+// itself when nothing is left.
+func dropTrustedTokens(h http.Header, key string) {
+	vals, ok := h[key]
+	if !ok || !anyTrustedToken(vals) {
+		return
+	}
+	var kept []string
+	for _, v := range vals {
+		for tok := range strings.SplitSeq(v, ",") {
+			if tok = strings.Trim(tok, " \t"); tok != "" && !isTrustedName(tok) {
+				kept = append(kept, tok)
+			}
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, key)
+		return
+	}
+	h[key] = []string{strings.Join(kept, ", ")}
+}
+
+func anyTrustedToken(vals []string) bool {
+	for _, v := range vals {
+		for tok := range strings.SplitSeq(v, ",") {
+			if isTrustedName(strings.Trim(tok, " \t")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isTrustedName compares without allocating: it runs for every header of
 // every request that reaches the gate.
-func isIdentityName(name string) bool {
-	for _, want := range identityNames {
+func isTrustedName(name string) bool {
+	for _, want := range trustedNames {
 		if len(name) == len(want) && foldEqual(name, want) {
 			return true
 		}

@@ -72,7 +72,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	}
 	text := string(logs)
 	// The capture works: our debug entries and the access log are there.
-	for _, want := range []string{`"level":"debug"`, "wechat access_token fetched", "wechat access_token refused", "wechat open data verified", "wechat open data refused", "wechat phone number looked up", "wechat_api call", `"logger":"http.log.access`} {
+	for _, want := range []string{`"level":"debug"`, "wechat access_token fetched", "wechat access_token refused", "wechat open data opened", "wechat open data refused", "wechat phone number looked up", "wechat_api call", `"logger":"http.log.access`} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("log capture lacks %q; the test would prove nothing:\n%.3000s", want, text)
 		}

@@ -1,15 +1,10 @@
 package caddymodule
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
-	"mime"
+	"fmt"
 	"net/http"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -88,13 +83,23 @@ type loginResponse struct {
 	UnionID   string `json:"unionid,omitempty"`
 }
 
+// loginAnswer is a successful login as it is remembered for a repeat of
+// the code: expires_in is computed again for the repeat.
+type loginAnswer struct {
+	Token   string `json:"token"`
+	Exp     int64  `json:"exp"`
+	OpenID  string `json:"openid"`
+	UnionID string `json:"unionid,omitempty"`
+}
+
 func (l *Login) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		return fail(w, r, &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "use POST"})
+		countLogin("method_not_allowed", 0, false)
+		return refuseNotPost(w, r)
 	}
 	// Counted before the body is read, so that malformed floods count too.
-	if ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); l.ClientRate.enabled() {
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	if l.ClientRate.enabled() {
 		if ok, wait := l.app.rates.Take("client\x00"+ip, *l.ClientRate); !ok {
 			return l.refuseRate(w, r, "client", wait)
 		}
@@ -111,7 +116,16 @@ func (l *Login) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Ha
 			msg = "appid is required when several apps are configured"
 		}
 		countLogin("invalid_request", 0, false)
-		return fail(w, r, &apiError{http.StatusBadRequest, "invalid_request", msg})
+		return fail(w, r, badRequest(msg))
+	}
+	slot, err := l.app.repeatSlot("login", mp.AppID, ip, req.Code)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	var ans loginAnswer
+	if l.app.recall(r.Context(), slot, &ans) {
+		countLogin("ok", 0, false)
+		return l.answer(w, &ans)
 	}
 	if l.AppRate.enabled() {
 		if ok, wait := l.app.rates.Take("app\x00"+mp.AppID, *l.AppRate); !ok {
@@ -119,88 +133,76 @@ func (l *Login) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Ha
 		}
 	}
 
-	sess, err := l.exchange(mp, req.Code)
+	got, err := l.login(mp, req.Code, slot)
+	if errors.Is(err, errMint) {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
 	if err != nil {
 		logWeChatFailure(l.logger, "wechat login failed", mp.AppID, err)
-		aerr, retryAfter := wechatFailure(err)
+		aerr := wechatFailure(err)
 		code, hasCode := wechat.ErrCode(err)
 		countLogin(aerr.Code, code, hasCode)
-		if errors.Is(err, errSaturated) {
-			metrics.rateLimited.WithLabelValues("inflight").Inc()
-			retryAfter = "1"
-		}
-		if retryAfter != "" {
-			w.Header().Set("Retry-After", retryAfter)
-		}
 		return fail(w, r, aerr)
 	}
 	countLogin("ok", 0, false)
-
-	now := time.Now()
-	token, exp, err := l.app.keys.mint(mp.AppID, sess.OpenID, sess.UnionID, sess.SessionKey, now, time.Duration(l.app.Token.TTL))
-	if err != nil {
-		return caddyhttp.Error(http.StatusInternalServerError, errors.New("minting the session token failed"))
-	}
 	if ce := l.logger.Check(zapcore.DebugLevel, "wechat login"); ce != nil {
-		ce.Write(zap.String("appid", mp.AppID), zap.String("openid", sess.OpenID))
+		ce.Write(zap.String("appid", mp.AppID), zap.String("openid", got.OpenID))
 	}
+	return l.answer(w, got)
+}
+
+func (l *Login) answer(w http.ResponseWriter, a *loginAnswer) error {
 	writeJSON(w, http.StatusOK, loginResponse{
-		Token:     token,
+		Token:     a.Token,
 		TokenType: "Bearer",
-		ExpiresIn: exp.Unix() - now.Unix(),
-		OpenID:    sess.OpenID,
-		UnionID:   sess.UnionID,
+		ExpiresIn: max(a.Exp-time.Now().Unix(), 0),
+		OpenID:    a.OpenID,
+		UnionID:   a.UnionID,
 	})
 	return nil
 }
 
 // readLoginRequest reads a JSON or form body of at most maxLoginBody.
 func readLoginRequest(w http.ResponseWriter, r *http.Request) (*loginRequest, *apiError) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxLoginBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &apiError{http.StatusRequestEntityTooLarge, "request_too_large", "the body must be at most " + strconv.Itoa(maxLoginBody) + " bytes"}
-		}
-		return nil, &apiError{http.StatusBadRequest, "invalid_request", "the body could not be read"}
+	body, aerr := readCapped(w, r, maxLoginBody)
+	if aerr != nil {
+		return nil, aerr
 	}
 	var req loginRequest
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	// curl -d labels JSON as a form; a form never starts with '{'.
-	trimmed := bytes.TrimSpace(body)
-	if mt == "application/x-www-form-urlencoded" && (len(trimmed) == 0 || trimmed[0] != '{') {
-		form, err := url.ParseQuery(string(body))
+	if isFormBody(r, body) {
+		form, err := parseForm(body)
 		if err != nil {
-			return nil, &apiError{http.StatusBadRequest, "invalid_request", "the form body is malformed"}
+			return nil, badRequest(bodyProblem(err, "the form body is malformed"))
 		}
 		req.Code, req.AppID = form.Get("code"), form.Get("appid")
-	} else if err := json.Unmarshal(body, &req); err != nil {
-		return nil, &apiError{http.StatusBadRequest, "invalid_request", `the body must be JSON {"code": "...", "appid": "..."} or a form`}
+	} else if err := decodeJSON(body, &req); err != nil {
+		return nil, badRequest(bodyProblem(err, `the body must be JSON {"code": "...", "appid": "..."} or a form`))
 	}
 	if req.Code == "" {
-		return nil, &apiError{http.StatusBadRequest, "invalid_request", "code is required: send the code from wx.login"}
+		return nil, badRequest("code is required: send the code from wx.login")
+	}
+	if !wechat.ValidCode(req.Code) {
+		return nil, badRequest("code is not a wx.login code: at most 128 printable ASCII characters")
 	}
 	return &req, nil
 }
 
-// refuseRate answers 429 for the edge's own limits. Retry-After is in
-// whole seconds, rounded up so that a client retrying on time succeeds.
+// refuseRate answers 429 for the edge's own limits.
 func (l *Login) refuseRate(w http.ResponseWriter, r *http.Request, scope string, wait time.Duration) error {
 	metrics.rateLimited.WithLabelValues(scope).Inc()
 	countLogin("rate_limited", 0, false)
-	secs := int64((wait + time.Second - 1) / time.Second)
-	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
-	return fail(w, r, &apiError{http.StatusTooManyRequests, "rate_limited", "too many login attempts; try again later"})
+	return fail(w, r, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many login attempts; try again later", RetryAfter: retryAfter(wait)})
 }
 
-// errSaturated reports that every slot for calls to WeChat is taken. It is
-// a busy WeChat from the client's point of view.
-var errSaturated = &wechat.TransportError{Op: "jscode2session", Kind: wechat.KindBusy, Reason: "too many calls to WeChat under way"}
+// errMint is a failure to issue the token after WeChat answered: ours, a 500.
+var errMint = errors.New("minting the session token failed")
 
-// exchange calls jscode2session once per (appid, code) however many
-// requests carry that code at the same moment. The call is detached from
-// the request so that one client hanging up does not fail the others.
-func (l *Login) exchange(mp *MiniProgram, code string) (*wechat.Session, error) {
+// login exchanges the code and mints the token once per (appid, code),
+// however many requests carry that code at the same moment, so that they
+// all get the same answer, which is then remembered for a repeat. The
+// call is detached from the request so that one client hanging up does
+// not fail the others.
+func (l *Login) login(mp *MiniProgram, code string, slot *repeatSlot) (*loginAnswer, error) {
 	v, err := l.app.flights.do(mp.AppID+"\x00"+code, func() (any, error) {
 		release, ok := mp.acquire()
 		if !ok {
@@ -215,12 +217,21 @@ func (l *Login) exchange(mp *MiniProgram, code string) (*wechat.Session, error) 
 			s, err = l.app.client.Code2Session(ctx, mp.AppID, mp.secret, code)
 			return err
 		})
-		return s, err
+		if err != nil {
+			return nil, err
+		}
+		token, exp, err := l.app.keys.mint(mp.AppID, s.OpenID, s.UnionID, s.SessionKey, time.Now(), time.Duration(l.app.Token.TTL))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errMint, err)
+		}
+		ans := &loginAnswer{Token: token, Exp: exp.Unix(), OpenID: s.OpenID, UnionID: s.UnionID}
+		l.app.remember(ctx, slot, ans)
+		return ans, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return v.(*wechat.Session), nil
+	return v.(*loginAnswer), nil
 }
 
 // Interface guards

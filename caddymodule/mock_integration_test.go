@@ -19,7 +19,7 @@ func TestMockThroughCaddy(t *testing.T) {
 	startCaddy(t, stdConfig(at(mockPort, ""), up.URL))
 	c := newClient()
 
-	_, a1 := login(t, c, "alice.1")
+	tokA1, a1 := login(t, c, "alice.1")
 	_, a2 := login(t, c, "alice.2")
 	_, b1 := login(t, c, "bob.1")
 	if a1["openid"] != a2["openid"] || a1["openid"] == b1["openid"] || len(a1["openid"].(string)) != 28 {
@@ -33,6 +33,12 @@ func TestMockThroughCaddy(t *testing.T) {
 		t.Fatalf("union user has no unionid: %v", u)
 	}
 
+	// A repeat of alice.1 is the same answer; after the window, the
+	// simulator's 40163 for a used code.
+	if tok, _ := login(t, c, "alice.1"); tok != tokA1 {
+		t.Fatal("a repeated code got another token")
+	}
+	forgetRepeats(t)
 	for code, want := range map[string]int{"alice.1": 401, "err40029": 401, "err40226": 403, "err45011": 429, "err-1": 503, "html.1": 502, "hang.1": 504, "err40125": 502} {
 		st, _, body := do(t, c, "POST", at(mainPort, "/login"), nil, fmt.Sprintf(`{"code":%q,"appid":%q}`, code, testAppID))
 		if st != want {

@@ -64,6 +64,12 @@ func TestMockUserDataEndToEnd(t *testing.T) {
 	if pn, _ := ph["phoneNumber"].(string); st != 200 || len(pn) != 11 || ph["purePhoneNumber"] != pn || ph["countryCode"] != "86" {
 		t.Fatalf("phone: %d %v", st, ph)
 	}
+	// A repeat within the window is the same answer; after it, WeChat's
+	// own answer for a used code.
+	if st, _, got := do(t, c, "POST", at(udPort, "/phone"), bearer(tok2), `{"code":"phone.1"}`); st != 200 || got["phoneNumber"] != ph["phoneNumber"] {
+		t.Fatalf("repeated phone code: %d %v", st, got)
+	}
+	forgetRepeats(t)
 	if st, _, got := do(t, c, "POST", at(udPort, "/phone"), bearer(tok2), `{"code":"phone.1"}`); st != 400 || got["error"] != "invalid_code" {
 		t.Fatalf("used phone code: %d %v", st, got)
 	}

@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"time"
 
@@ -70,39 +69,48 @@ func (p *Phone) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp
 	var req struct {
 		Code string `json:"code"`
 	}
-	if err := json.Unmarshal(body, &req); err != nil || req.Code == "" {
-		return fail(w, r, badRequest(`the body must be JSON {"code": "..."} with the code from the getPhoneNumber button`))
+	if err := decodeJSON(body, &req); err != nil || req.Code == "" {
+		return fail(w, r, badRequest(bodyProblem(err, `the body must be JSON {"code": "..."} with the code from the getPhoneNumber button`)))
+	}
+	if !wechat.ValidCode(req.Code) {
+		return fail(w, r, badRequest("code is not a getPhoneNumber code: at most 128 printable ASCII characters"))
 	}
 	mp := p.app.apps[id.AppID]
 	if mp == nil { // the gate only admits configured apps
-		return fail(w, r, &apiError{http.StatusBadGateway, "wechat_error", "this app is not configured"})
+		return fail(w, r, &apiError{Status: http.StatusBadGateway, Code: "wechat_error", Message: "this app is not configured"})
+	}
+	slot, err := p.app.repeatSlot("phone", id.AppID, id.OpenID, req.Code)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	var out phoneResponse
+	if p.app.recall(r.Context(), slot, &out) {
+		return p.answer(w, r, next, &out)
 	}
 
 	info, err := p.lookup(mp, id, req.Code)
 	if err != nil {
 		logWeChatFailure(p.logger, "wechat phone number lookup failed", id.AppID, err)
-		aerr, retryAfter := phoneFailure(err)
-		if errors.Is(err, errPhoneSaturated) {
-			metrics.rateLimited.WithLabelValues("inflight").Inc()
-			retryAfter = "1"
-		}
-		if retryAfter != "" {
-			w.Header().Set("Retry-After", retryAfter)
-		}
-		return fail(w, r, aerr)
+		return fail(w, r, phoneFailure(err))
 	}
 	if info.Watermark.AppID != id.AppID {
 		// Data for another app: never hand it out as this user's number.
 		if ce := p.logger.Check(zapcore.WarnLevel, "wechat phone number answer names another app"); ce != nil {
 			ce.Write(zap.String("appid", id.AppID), zap.String("watermark_appid", info.Watermark.AppID))
 		}
-		return fail(w, r, &apiError{http.StatusBadGateway, "wechat_error", "WeChat's answer was issued for another Mini Program"})
+		return fail(w, r, &apiError{Status: http.StatusBadGateway, Code: "wechat_error", Message: "WeChat's answer was issued for another Mini Program"})
 	}
 	// The number is personal data: logged never, only the fact.
 	if ce := p.logger.Check(zapcore.DebugLevel, "wechat phone number looked up"); ce != nil {
 		ce.Write(zap.String("appid", id.AppID), zap.String("openid", id.OpenID), zap.Bool("forward", p.Forward))
 	}
-	out := phoneResponse{info.PhoneNumber, info.PurePhoneNumber, info.CountryCode}
+	out = phoneResponse{info.PhoneNumber, info.PurePhoneNumber, info.CountryCode}
+	p.app.remember(r.Context(), slot, &out)
+	return p.answer(w, r, next, &out)
+}
+
+// answer sends the number, or passes it on in forward mode.
+func (p *Phone) answer(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, out *phoneResponse) error {
 	if p.Forward {
 		b, err := json.Marshal(out)
 		if err != nil {
@@ -127,7 +135,7 @@ func (p *Phone) lookup(mp *MiniProgram, id *Identity, code string) (*wechat.Phon
 		// slow WeChat cannot make requests pile up here either.
 		release, ok := mp.acquire()
 		if !ok {
-			return nil, errPhoneSaturated
+			return nil, errSaturated
 		}
 		defer release()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(p.app.Timeout))
@@ -146,15 +154,11 @@ func (p *Phone) lookup(mp *MiniProgram, id *Identity, code string) (*wechat.Phon
 	return v.(*wechat.PhoneInfo), nil
 }
 
-// errPhoneSaturated reports that every slot for calls to WeChat is taken;
-// it maps to 503 wechat_busy.
-var errPhoneSaturated = &wechat.TransportError{Op: "getuserphonenumber", Kind: wechat.KindBusy, Reason: "too many calls to WeChat under way"}
-
 // phoneFailure is wechatFailure except for a bad code: here it is the
 // phone code, and a 401 would wrongly tell the client its session is gone.
-func phoneFailure(err error) (*apiError, string) {
+func phoneFailure(err error) *apiError {
 	if wechat.KindOf(err) == wechat.KindInvalidCode {
-		return &apiError{http.StatusBadRequest, "invalid_code", "the phone number code is invalid, expired or already used: ask the user to tap the getPhoneNumber button again"}, ""
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_code", Message: "the phone number code is invalid, expired or already used: ask the user to tap the getPhoneNumber button again"}
 	}
 	return wechatFailure(err)
 }

@@ -17,25 +17,46 @@ const maxTokenBytes = 4096
 // (the appid) rather than jwt.ClaimStrings so that tokens read naturally
 // and a token with several audiences fails to parse.
 type sessionClaims struct {
-	Issuer    string           `json:"iss"`
-	Subject   string           `json:"sub"`
-	Audience  string           `json:"aud"`
-	IssuedAt  *jwt.NumericDate `json:"iat"`
-	ExpiresAt *jwt.NumericDate `json:"exp"`
-	ID        string           `json:"jti"`
-	UnionID   string           `json:"unionid,omitempty"`
+	Issuer    string    `json:"iss"`
+	Subject   string    `json:"sub"`
+	Audience  string    `json:"aud"`
+	IssuedAt  *unixTime `json:"iat"`
+	ExpiresAt *unixTime `json:"exp"`
+	NotBefore *unixTime `json:"nbf,omitempty"`
+	ID        string    `json:"jti"`
+	UnionID   string    `json:"unionid,omitempty"`
 	// SealedKey is the session_key sealed with AES-256-GCM under a key
 	// derived from the signing key, bound to appid and openid.
 	SealedKey string `json:"sk,omitempty"`
 }
 
-func (c *sessionClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt, nil }
-func (c *sessionClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt, nil }
-func (c *sessionClaims) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
+func (c *sessionClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt.date(), nil }
+func (c *sessionClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.date(), nil }
+func (c *sessionClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.date(), nil }
 func (c *sessionClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
 func (c *sessionClaims) GetSubject() (string, error)                  { return c.Subject, nil }
 func (c *sessionClaims) GetAudience() (jwt.ClaimStrings, error) {
 	return jwt.ClaimStrings{c.Audience}, nil
+}
+
+// unixTime is a NumericDate that must be a JSON number. golang-jwt's own
+// type also takes a string such as "9999999999", which RFC 7519 does not
+// allow and no token of ours contains.
+type unixTime jwt.NumericDate
+
+func newUnixTime(t time.Time) *unixTime { return (*unixTime)(jwt.NewNumericDate(t)) }
+
+func (t *unixTime) date() *jwt.NumericDate { return (*jwt.NumericDate)(t) }
+
+func (t *unixTime) MarshalJSON() ([]byte, error) { return t.date().MarshalJSON() }
+
+var errNotNumber = errors.New("a time claim is not a JSON number")
+
+func (t *unixTime) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
+		return errNotNumber
+	}
+	return t.date().UnmarshalJSON(b)
 }
 
 // Identity is a verified user.
@@ -67,8 +88,8 @@ func (k *keyring) mint(appID, openID, unionID, sessionKey string, now time.Time,
 		Issuer:    k.issuer,
 		Subject:   openID,
 		Audience:  appID,
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(exp),
+		IssuedAt:  newUnixTime(now),
+		ExpiresAt: newUnixTime(exp),
 		ID:        base64.RawURLEncoding.EncodeToString(jti),
 		UnionID:   unionID,
 	}
@@ -132,6 +153,7 @@ func newVerifier(keys *keyring, known func(string) bool) *verifier {
 			jwt.WithIssuedAt(),
 			jwt.WithIssuer(keys.issuer),
 			jwt.WithLeeway(5*time.Second),
+			jwt.WithStrictDecoding(),
 		),
 		known: known,
 	}
@@ -142,7 +164,14 @@ var (
 	errTokenClaims  = errors.New("token claims incomplete or for an unknown app")
 )
 
+var errCrit = errors.New("the token names critical header extensions, which are not supported")
+
 func (v *verifier) keyFunc(t *jwt.Token) (any, error) {
+	// RFC 7515 4.1.11: a recipient must refuse a crit it does not
+	// understand, and we understand none.
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errCrit
+	}
 	if kid, _ := t.Header["kid"].(string); kid != v.keys.kid {
 		return nil, errors.New("unknown kid")
 	}

@@ -33,6 +33,7 @@ const (
 	sampleAppID      = "wx4f4bc4dec97d474b"
 	sampleSecret     = "s3cr3t-sample-app-secret-555555555"
 	sampleSessionKey = "tiihtNczf5v6AKRyjwEUhQ=="
+	sampleOpenID     = "oGZUI0egBJY1zhBYw2KhdUfwVJJE"
 	sampleIV         = "r7BXXKkLb8qrSNn05n0qiA=="
 	sampleData       = "CiyLU1Aw2KjvrjMdj8YKliAjtP4gsMZMQmRzooG2xrDcvSnxIMXFufNstNGTyaGS9uT5geRa0W4oTOb1WT7fJlAC+oNPdbB+3hVbJSRgv+4lGOETKUQz6OYStslQ142dNCuabNPGBzlooOmB231qMM85d2/fV6ChevvXvQP8Hkue1poOFtnEtpyxVLW1zAo6/1Xx1COxFvrc2d7UL/lmHInNlxuacJXwu0fjpXfz/YqYzBIBzD6WUfTIF9GRHpOn/Hz7saL8xz+W//FRAUid1OksQaQx4CMs8LOddcQhULW4ucetDf96JcR3g0gfRK4PC7E/r7Z6xNrXd2UIeorGj5Ef7b1pJAYB6Y5anaHqZ9J6nKEBvB4DnNLIVWSgARns/8wR2SiRS7MNACwTyrGvt9ts8p12PKFdlqYTopNHR1Vf7XjfhQlVsAJdNiKdYmYVoKlaRv85IfVunYzO0IKXsyl7JCUjCpoG20f0a04COwfneQAGGwd5oa+T8yO5hzuyDb/XcxxmK01EpqOyuxINew=="
 )
@@ -269,7 +270,7 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		code := r.URL.Query().Get("js_code")
 		user, _, _ := strings.Cut(code, ".")
 		if code == "sample" {
-			wechatJSON(w, map[string]any{"openid": "oGZUI0egBJY1zhBYw2KhdUfwVJJE", "session_key": sampleSessionKey})
+			wechatJSON(w, map[string]any{"openid": sampleOpenID, "session_key": sampleSessionKey})
 			return
 		}
 		wechatJSON(w, map[string]any{"openid": "o-" + user, "session_key": udSessionKey(code)})

@@ -2,8 +2,6 @@ package caddymodule
 
 import (
 	"bytes"
-	"encoding/base64"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -23,28 +21,13 @@ func requireUser(r *http.Request) *Identity {
 }
 
 func refuseAnonymous(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="wechat"`)
-	return fail(w, r, &apiError{http.StatusUnauthorized, "unauthorized", "a bearer token is required: log in first"})
+	return fail(w, r, unauthorized(w, "unauthorized", "a bearer token is required: log in first", ""))
 }
 
 // refuseNotPost answers 405: these endpoints take a JSON body.
 func refuseNotPost(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Allow", http.MethodPost)
-	return fail(w, r, &apiError{http.StatusMethodNotAllowed, "method_not_allowed", "use POST"})
-}
-
-// readCapped reads the whole body, refusing more than limit bytes, so
-// that a client cannot make the edge buffer an arbitrary amount.
-func readCapped(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *apiError) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &apiError{http.StatusRequestEntityTooLarge, "request_too_large", "the body must be at most " + strconv.FormatInt(limit, 10) + " bytes"}
-		}
-		return nil, &apiError{http.StatusBadRequest, "invalid_request", "the body could not be read"}
-	}
-	return body, nil
+	return fail(w, r, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "use POST"})
 }
 
 // userSessionKey opens the session_key sealed in the user's token. A token
@@ -52,19 +35,9 @@ func readCapped(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *a
 func (a *App) userSessionKey(w http.ResponseWriter, id *Identity) (string, *apiError) {
 	sk, err := a.keys.sessionKey(id)
 	if err != nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="wechat", error="invalid_token"`)
-		return "", &apiError{http.StatusUnauthorized, "invalid_token", "this token carries no usable session_key: log in again"}
+		return "", unauthorized(w, "invalid_token", "this token carries no usable session_key: log in again", "")
 	}
 	return sk, nil
-}
-
-// validSessionKey reports whether sk has the shape of a WeChat
-// session_key: 16 bytes in padded standard base64. A key of another shape
-// is not the client's fault, so it must not surface as a 400 about a field
-// the client never sent.
-func validSessionKey(sk string) bool {
-	b, err := base64.StdEncoding.Strict().DecodeString(sk)
-	return err == nil && len(b) == 16
 }
 
 // forwardJSON replaces the request body with body and passes the request
@@ -76,6 +49,7 @@ func forwardJSON(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler,
 	r.ContentLength = int64(len(body))
 	r.TransferEncoding = nil
 	r.Header.Del("Transfer-Encoding")
+	dropTrailers(r)
 	r.Header.Del("Content-Encoding")
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Content-Length", strconv.Itoa(len(body)))

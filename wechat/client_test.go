@@ -26,7 +26,7 @@ func code2SessionAgainst(t *testing.T, h http.HandlerFunc) error {
 func TestCallJSONLabelledTextPlain(t *testing.T) {
 	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte(" \n{\"openid\":\"o\",\"session_key\":\"k\"}\n"))
+		_, _ = w.Write([]byte(" \n{\"openid\":\"o\",\"session_key\":\"tiihtNczf5v6AKRyjwEUhQ==\"}\n"))
 	})
 	s, err := c.Code2Session(context.Background(), testAppID, testSecret, testCode)
 	if err != nil || s.OpenID != "o" {
@@ -163,7 +163,7 @@ func TestRetryBusy(t *testing.T) {
 				answer(w, `{"errcode":-1,"errmsg":"system error"}`)
 				return
 			}
-			answer(w, `{"openid":"o","session_key":"k"}`)
+			answer(w, `{"openid":"o","session_key":"tiihtNczf5v6AKRyjwEUhQ=="}`)
 		})
 		var s *Session
 		err := RetryBusy(context.Background(), 2, time.Millisecond, func() (err error) {

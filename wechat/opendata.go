@@ -34,21 +34,20 @@ var (
 // scheme has no MAC, and telling them apart would be a padding oracle that
 // lets a client forge open data. Callers should still rate-limit failures.
 // The plaintext is a JSON object; check it with CheckWatermark.
+//
+// Integrity: CBC without a MAC is malleable. Whoever holds a valid
+// encryptedData can flip bits of the IV and so rewrite the first 16 bytes
+// of the plaintext at will ({"gender":1,… can become {"vip":true,…), and
+// the watermark, further in, still checks. Treat the result as data the
+// user's client could have chosen, not as data WeChat vouches for.
 func DecryptData(sessionKey, encryptedData, iv string) ([]byte, error) {
 	key, err := decodeField("session_key", sessionKey, 16)
 	if err != nil {
 		return nil, err
 	}
-	ivb, err := decodeField("iv", iv, 16)
+	ivb, ct, err := decodeEncrypted(encryptedData, iv)
 	if err != nil {
 		return nil, err
-	}
-	ct, err := decodeField("encryptedData", encryptedData, 0)
-	if err != nil {
-		return nil, err
-	}
-	if len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
-		return nil, fmt.Errorf("%w: encryptedData is not a whole number of AES blocks", ErrBadInput)
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil { // unreachable: the key is 16 bytes
@@ -61,6 +60,27 @@ func DecryptData(sessionKey, encryptedData, iv string) ([]byte, error) {
 		return nil, ErrNotOpened
 	}
 	return plain[:n], nil
+}
+
+// CheckEncrypted reports whether encryptedData and iv are well formed
+// (padded standard base64, a 16-byte IV, whole AES blocks), without any
+// key: a caller can refuse malformed input before it counts an attempt.
+func CheckEncrypted(encryptedData, iv string) error {
+	_, _, err := decodeEncrypted(encryptedData, iv)
+	return err
+}
+
+func decodeEncrypted(encryptedData, iv string) (ivb, ct []byte, err error) {
+	if ivb, err = decodeField("iv", iv, 16); err != nil {
+		return nil, nil, err
+	}
+	if ct, err = decodeField("encryptedData", encryptedData, 0); err != nil {
+		return nil, nil, err
+	}
+	if len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
+		return nil, nil, fmt.Errorf("%w: encryptedData is not a whole number of AES blocks", ErrBadInput)
+	}
+	return ivb, ct, nil
 }
 
 // EncryptData is DecryptData's inverse, for simulators and tests that must
@@ -101,6 +121,25 @@ func CheckWatermark(plain []byte, appID string) error {
 	}
 	if appID == "" || v.Watermark.AppID != appID {
 		return ErrWatermark
+	}
+	return nil
+}
+
+// ErrOpenID means open data that names another user.
+var ErrOpenID = errors.New("wechat: open data names another openid")
+
+// CheckOpenID checks that decrypted open data which carries an openId (the
+// user info of wx.getUserInfo/getUserProfile) names openID. Data without
+// one (share info, WeRun) passes: there is nothing to compare.
+func CheckOpenID(plain []byte, openID string) error {
+	var v struct {
+		OpenID *string `json:"openId"`
+	}
+	if err := json.Unmarshal(plain, &v); err != nil {
+		return fmt.Errorf("%w: unreadable", ErrOpenID)
+	}
+	if v.OpenID != nil && (openID == "" || *v.OpenID != openID) {
+		return ErrOpenID
 	}
 	return nil
 }

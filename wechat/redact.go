@@ -26,23 +26,44 @@ func redactSent(err error, query url.Values, body any) error {
 			}
 		}
 	}
+	return redactError(err, secrets...)
+}
+
+// redacted replaces a secret wherever one is scrubbed out.
+const redacted = "[redacted]"
+
+// secretForms are the spellings of s that can appear in text: as sent,
+// and escaped for a query or a path.
+func secretForms(s string) []string {
+	forms := []string{s}
+	if esc := url.QueryEscape(s); esc != s {
+		forms = append(forms, esc)
+	}
+	if esc := url.PathEscape(s); esc != s && esc != url.QueryEscape(s) {
+		forms = append(forms, esc)
+	}
+	return forms
+}
+
+// newRedactor replaces every form of every secret of minRedact bytes or
+// more.
+func newRedactor(secrets ...string) *strings.Replacer {
 	var pairs []string
 	for _, s := range secrets {
 		if len(s) < minRedact {
 			continue
 		}
-		pairs = append(pairs, s, "[redacted]")
-		if esc := url.QueryEscape(s); esc != s {
-			pairs = append(pairs, esc, "[redacted]")
-		}
-		if esc := url.PathEscape(s); esc != s {
-			pairs = append(pairs, esc, "[redacted]")
+		for _, f := range secretForms(s) {
+			pairs = append(pairs, f, redacted)
 		}
 	}
-	if len(pairs) == 0 {
-		return err
-	}
-	r := strings.NewReplacer(pairs...)
+	return strings.NewReplacer(pairs...)
+}
+
+// redactError scrubs the secrets from the text of an error of this
+// package, in place.
+func redactError(err error, secrets ...string) error {
+	r := newRedactor(secrets...)
 	switch e := err.(type) {
 	case *APIError:
 		e.Message = r.Replace(e.Message)

@@ -88,7 +88,7 @@ func TestCode2SessionCodeArrivesIntact(t *testing.T) {
 		if n := len(r.URL.Query()); n != 4 {
 			t.Errorf("query has %d keys: %v", n, r.URL.Query())
 		}
-		answer(w, `{"openid":"o","session_key":"k"}`)
+		answer(w, `{"openid":"o","session_key":"tiihtNczf5v6AKRyjwEUhQ=="}`)
 	})
 	if _, err := c.Code2Session(context.Background(), testAppID, testSecret, code); err != nil {
 		t.Fatal(err)
@@ -113,5 +113,58 @@ func TestSessionStringRedactsKey(t *testing.T) {
 	str := s.String()
 	if strings.Contains(str, s.SessionKey) || !strings.Contains(str, "oOPEN") || !strings.Contains(str, "oUNION") {
 		t.Errorf("String() = %q", str)
+	}
+}
+
+// TestCode2SessionRefusesMalformedIDs: what WeChat sends ends up in a
+// header and a token, so an answer that is not shaped like WeChat's is a
+// bad response (hardening round 2, defect 8).
+func TestCode2SessionRefusesMalformedIDs(t *testing.T) {
+	const sk = "tiihtNczf5v6AKRyjwEUhQ=="
+	bad := map[string]string{
+		"openid with CRLF":       `{"openid":"oOPEN\r\nX-Openid: forged","session_key":"` + sk + `"}`,
+		"openid of 4000 chars":   `{"openid":"` + strings.Repeat("o", 4000) + `","session_key":"` + sk + `"}`,
+		"openid of 65 chars":     `{"openid":"` + strings.Repeat("o", 65) + `","session_key":"` + sk + `"}`,
+		"openid with a space":    `{"openid":"o OPEN","session_key":"` + sk + `"}`,
+		"openid with a dot":      `{"openid":"o.OPEN","session_key":"` + sk + `"}`,
+		"openid non-ASCII":       `{"openid":"oÖPEN","session_key":"` + sk + `"}`,
+		"unionid with LF":        `{"openid":"oOPEN","unionid":"u\n","session_key":"` + sk + `"}`,
+		"session_key short":      `{"openid":"oOPEN","session_key":"dGlpaA=="}`,
+		"session_key unpadded":   `{"openid":"oOPEN","session_key":"tiihtNczf5v6AKRyjwEUhQ"}`,
+		"session_key url-safe":   `{"openid":"oOPEN","session_key":"tiihtNczf5v6AKRyjwEU-_=="}`,
+		"session_key of 32 byte": `{"openid":"oOPEN","session_key":"dGlpaHROY3pmNXY2QUtSeWp3RVVoUXRpaWh0TmN6Zg=="}`,
+	}
+	for name, body := range bad {
+		c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { answer(w, body) })
+		s, err := c.Code2Session(context.Background(), testAppID, testSecret, testCode)
+		if KindOf(err) != KindBadResponse || s != nil {
+			t.Errorf("%s: s = %v, err = %v, want bad_response", name, s, err)
+		}
+	}
+	ok := `{"openid":"` + strings.Repeat("o", 64) + `","unionid":"u-_9Z","session_key":"` + sk + `"}`
+	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { answer(w, ok) })
+	if _, err := c.Code2Session(context.Background(), testAppID, testSecret, testCode); err != nil {
+		t.Errorf("a 64-character openid is refused: %v", err)
+	}
+}
+
+func TestValidCode(t *testing.T) {
+	for code, want := range map[string]bool{
+		"":                          false,
+		"0a3Xbc":                    true,
+		"a&b#c+d e=f?":              true,
+		strings.Repeat("c", 128):    true,
+		strings.Repeat("c", 129):    false,
+		strings.Repeat("c", 3000):   false,
+		"code\x00":                  false,
+		"code\r\n":                  false,
+		"\xff\xfe":                  false,
+		"c\u00f6de":                 false,
+		"tab\tinside":               false,
+		"~!@#$%^&*()_+{}|:\"<>?`-=": true,
+	} {
+		if got := ValidCode(code); got != want {
+			t.Errorf("ValidCode(%.40q) = %v, want %v", code, got, want)
+		}
 	}
 }
