@@ -1,12 +1,15 @@
 package caddymodule
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -38,19 +41,23 @@ const (
 // fails the suite if caddytest skipped them all.
 var ranIntegration atomic.Int32
 
-// upstream is a real HTTP backend that records what reached it.
+// upstream is a real HTTP backend that records what reached it: the
+// headers, and the trailers once it has read the body to its end.
 type upstream struct {
 	*httptest.Server
-	mu   sync.Mutex
-	last http.Header
-	hits int
+	mu      sync.Mutex
+	last    http.Header
+	trailer http.Header
+	hits    int
 }
 
 func newUpstream(t *testing.T) *upstream {
 	u := &upstream{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
 		u.mu.Lock()
 		u.last = r.Header.Clone()
+		u.trailer = r.Trailer.Clone()
 		u.hits++
 		u.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
@@ -64,6 +71,35 @@ func (u *upstream) received() (http.Header, int) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.last, u.hits
+}
+
+func (u *upstream) trailers() http.Header {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.trailer
+}
+
+// rawRequest writes req as it is to port and returns the status and the
+// whole response: for requests that net/http's client would not send
+// (forged trailers, odd Connection headers).
+func rawRequest(t *testing.T, port int, req string) (int, string) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the answer to %.60q: %v", req, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }
 
 // fakeWeChat answers jscode2session by calling answer with the code; it
@@ -273,4 +309,75 @@ func forgetRepeats(t *testing.T) {
 	if !found {
 		t.Fatal("no shared state to clear: is Caddy running?")
 	}
+}
+
+// freePort asks the kernel for a port that is free now, for a site of a
+// test's own.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// sitesConfig is a Caddyfile with stdConfig's wechat app and global
+// options, extra global options, and the given sites only.
+func sitesConfig(apiBase, global, sites string) string {
+	return fmt.Sprintf(`{
+	admin localhost:2999
+	auto_https off
+	skip_install_trust
+	%[5]s
+	wechat {
+		api_base %[1]s
+		timeout 1s
+		app %[2]s {
+			secret %[3]s
+		}
+		app %[6]s {
+			secret %[7]s
+		}
+		token {
+			signing_key %[4]s
+			ttl 1h
+		}
+	}
+}
+%[8]s
+`, apiBase, testAppID, testSecret, testKey, global, testAppID2, testSecret2, sites)
+}
+
+// loadConfigErr asks the running Caddy to load cfg, which must fail, and
+// returns the error it gave; the config that was running stays.
+func loadConfigErr(t *testing.T, cfg string) error {
+	t.Helper()
+	resp, err := http.Post("http://localhost:2999/load", "text/caddyfile", strings.NewReader(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	return fmt.Errorf("%d: %s", resp.StatusCode, body)
+}
+
+// tokenKID returns the kid in a token's header.
+func tokenKID(t *testing.T, tok string) string {
+	t.Helper()
+	hdr, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct {
+		Kid string `json:"kid"`
+	}
+	if err := json.Unmarshal(hdr, &h); err != nil || h.Kid == "" {
+		t.Fatalf("no kid in %s", hdr)
+	}
+	return h.Kid
 }

@@ -160,11 +160,12 @@ func jsonBody(t *testing.T, v any) string {
 // bodyUpstream is a backend that records the last request's body too.
 type bodyUpstream struct {
 	*httptest.Server
-	mu     sync.Mutex
-	method string
-	header http.Header
-	body   []byte
-	hits   int
+	mu      sync.Mutex
+	method  string
+	header  http.Header
+	trailer http.Header
+	body    []byte
+	hits    int
 }
 
 func newBodyUpstream(t *testing.T) *bodyUpstream {
@@ -172,7 +173,7 @@ func newBodyUpstream(t *testing.T) *bodyUpstream {
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		u.mu.Lock()
-		u.method, u.header, u.body = r.Method, r.Header.Clone(), b
+		u.method, u.header, u.body, u.trailer = r.Method, r.Header.Clone(), b, r.Trailer.Clone()
 		u.hits++
 		u.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
@@ -186,6 +187,12 @@ func (u *bodyUpstream) last() (string, http.Header, []byte, int) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.method, u.header, u.body, u.hits
+}
+
+func (u *bodyUpstream) trailers() http.Header {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.trailer
 }
 
 // udSessionKey is the fake's session_key for a login code: every code
