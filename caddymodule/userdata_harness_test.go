@@ -317,9 +317,51 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			conn.Close()
 		}
+	case "/wxa/echo-malformed", "/wxa/echo-big", "/wxa/echo-headers":
+		if _, ok := f.checkToken(w, r); !ok {
+			return
+		}
+		f.echoToken(w, r)
 	default:
 		w.WriteHeader(http.StatusNotFound)
 	}
+}
+
+// echoToken is a hostile WeChat that hands the access_token back: in a
+// malformed header line that net/http's client quotes in its error, in a
+// large streamed answer (across read boundaries), or in the headers that
+// wechat_api relays.
+func (f *fakeAPI) echoToken(w http.ResponseWriter, r *http.Request) {
+	tok := r.URL.Query().Get("access_token")
+	switch r.URL.Path {
+	case "/wxa/echo-malformed":
+		conn, buf, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nX-Echo " + r.URL.RequestURI() + "\r\n\r\n")
+		_ = buf.Flush()
+	case "/wxa/echo-big":
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = w.Write(bigEcho(tok))
+	case "/wxa/echo-headers":
+		w.Header().Set("Content-Type", "text/plain; token="+tok)
+		w.Header().Set("Content-Disposition", `attachment; filename="`+tok+`.png"`)
+		_, _ = w.Write([]byte("small"))
+	}
+}
+
+// bigEcho is a body larger than wechat_api reads whole, with tok at the
+// start, across the 32 KiB and 64 KiB boundaries, at the end, and
+// URL-escaped.
+func bigEcho(tok string) []byte {
+	b := []byte(strings.Repeat("-", 200<<10))
+	for _, at := range []int{0, 32<<10 - len(tok)/2, 64<<10 - 3, 64<<10 + 1, 100 << 10} {
+		copy(b[at:], tok)
+	}
+	copy(b[150<<10:], url.QueryEscape(tok))
+	return append(b, tok...)
 }
 
 // bigBody is larger than the size below which wechat_api reads answers
