@@ -42,7 +42,7 @@ const (
 
 // vecVerifier holds the vector key both ways: as a PUB_KEY_ID_ public key
 // and as the two SDK certificates, which carry the same public key.
-func vecVerifier(t *testing.T) *Verifier {
+func vecVerifier(t testing.TB) *Verifier {
 	t.Helper()
 	pub, err := ParsePublicKey(readTestdata(t, "wechatpay_public_key.pem"))
 	if err != nil {
