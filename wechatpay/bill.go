@@ -31,11 +31,11 @@ func (c *Client) DownloadBill(ctx context.Context, downloadURL string) (*Respons
 	const op = "GET bill file"
 	u, err := url.Parse(downloadURL)
 	if err != nil {
-		return nil, &TransportError{Op: op, Reason: "download_url does not parse"}
+		return nil, errors.New("wechatpay: download_url does not parse")
 	}
 	base, err := url.Parse(c.base())
 	if err != nil || u.Scheme != base.Scheme || !strings.EqualFold(u.Host, base.Host) || u.User != nil {
-		return nil, &TransportError{Op: op, Reason: "download_url is not on the API origin"}
+		return nil, errors.New("wechatpay: download_url is not on the API origin")
 	}
 	limit := c.MaxBillBytes
 	if limit <= 0 {

@@ -38,7 +38,9 @@ const MaxResponseBytes = 1 << 20
 // and http.DefaultClient. Redirects are never followed, whatever
 // HTTPClient's policy: a signed request goes only where it was meant to,
 // and a redirect answer is returned to verification as it is (and fails
-// it). Set a deadline on the context to bound a call.
+// it). Set a deadline on the context to bound a call. A Client is safe
+// for concurrent use once its fields are set; the Verifier's keys may be
+// replaced meanwhile.
 type Client struct {
 	BaseURL    string // the API origin, without a trailing slash
 	HTTPClient *http.Client
@@ -73,7 +75,8 @@ type Response struct {
 func (c *Client) Do(ctx context.Context, method, pathQuery string, body []byte) (*Response, error) {
 	op := method + " " + pathOnly(pathQuery)
 	if !strings.HasPrefix(pathQuery, "/") {
-		return nil, &TransportError{Op: op, Reason: "path must start with /"}
+		// Without it, "@host/…" appended to BaseURL would change the host.
+		return nil, errors.New("wechatpay: request path must start with /")
 	}
 	resp, raw, err := c.send(ctx, op, method, c.base()+pathQuery, body, MaxResponseBytes)
 	if err != nil {
@@ -104,7 +107,7 @@ func (c *Client) send(ctx context.Context, op, method, rawURL string, body []byt
 	// from pathQuery once the URL parser has normalised its escaping.
 	auth, err := c.Merchant.Authorization(method, req.URL.RequestURI(), body)
 	if err != nil {
-		return nil, nil, &TransportError{Op: op, Reason: "signing: " + err.Error()}
+		return nil, nil, err
 	}
 	req.Header.Set("Authorization", auth)
 	req.Header.Set("Accept", "application/json")

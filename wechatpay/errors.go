@@ -40,8 +40,11 @@ type VerifyError struct {
 	Header string
 }
 
-func (e *VerifyError) Error() string {
-	s := "wechatpay: signature not accepted: " + e.Reason.String()
+func (e *VerifyError) Error() string { return "wechatpay: signature not accepted: " + e.detail() }
+
+// detail is the reason with the header or serial it concerns.
+func (e *VerifyError) detail() string {
+	s := e.Reason.String()
 	if e.Header != "" {
 		s += " (" + e.Header + ")"
 	}
@@ -96,7 +99,7 @@ type ResponseSignatureError struct {
 }
 
 func (e *ResponseSignatureError) Error() string {
-	return fmt.Sprintf("wechatpay %s: HTTP %d answer refused: %v", e.Op, e.StatusCode, e.Err)
+	return fmt.Sprintf("wechatpay %s: HTTP %d answer refused: %s", e.Op, e.StatusCode, e.Err.detail())
 }
 
 // Unwrap lets errors.As find the *VerifyError and its Reason.

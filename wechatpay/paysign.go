@@ -16,7 +16,8 @@ const prepayPrefix = "prepay_id="
 
 // PaymentParams are the arguments of wx.requestPayment (a mini program's
 // payment), ready to be sent to the client as JSON. The field names are
-// the ones the mini program API expects.
+// the ones the mini program API expects. WeixinJSBridge in the WeChat
+// browser also wants appId, which is signed but not part of this struct.
 type PaymentParams struct {
 	TimeStamp string `json:"timeStamp"` // unix seconds, as a string
 	NonceStr  string `json:"nonceStr"`

@@ -73,12 +73,15 @@ func (v *Verifier) AddPublicKey(id string, pub *rsa.PublicKey) error {
 // SetCertificates replaces every platform certificate with certs, at
 // once: a verification running meanwhile sees the old set or the new
 // one, never a mix. It refuses (and changes nothing) when two entries
-// share a serial or an entry has no key. Public keys are kept.
+// share a serial, or an entry has no key or a serial that is not
+// uppercase hex. Public keys are kept.
 func (v *Verifier) SetCertificates(certs []PlatformCertificate) error {
 	m := make(map[string]PlatformCertificate, len(certs))
 	for _, c := range certs {
-		if c.Serial == "" || strings.HasPrefix(c.Serial, PublicKeyIDPrefix) || c.PublicKey == nil {
-			return errors.New("wechatpay: platform certificate without serial or key")
+		// Uppercase hex only: Lookup matches exactly, and WeChat Pay
+		// writes serials in uppercase, so any other form would never match.
+		if c.Serial == "" || strings.Trim(c.Serial, "0123456789ABCDEF") != "" || c.PublicKey == nil {
+			return errors.New("wechatpay: platform certificate needs an uppercase hex serial and a key")
 		}
 		if _, dup := m[c.Serial]; dup {
 			return errors.New("wechatpay: two platform certificates with serial " + c.Serial)

@@ -252,6 +252,11 @@ func TestSetCertificatesRefusals(t *testing.T) {
 	if err := v.SetCertificates([]PlatformCertificate{{Serial: "AB"}}); err == nil {
 		t.Error("certificate without key accepted")
 	}
+	lower := pc
+	lower.Serial = "d7ce59d1f522d701"
+	if err := v.SetCertificates([]PlatformCertificate{lower}); err == nil {
+		t.Error("lowercase serial accepted")
+	}
 	if _, ok := v.Lookup(testNotifyCert); !ok {
 		t.Error("refused set replaced the old one")
 	}
