@@ -19,6 +19,7 @@ import { pathToFileURL } from 'node:url';
 export const MAX_ECHO_BODY = 64 * 1024;
 export const LEEWAY_SECONDS = 10; // clock skew allowed on exp and iat
 export const MAX_LIFETIME_SECONDS = 300; // the contract: exp is at most 5 minutes after iat
+export const MAX_ASSERTION_BYTES = 4096; // as the gate's token limit; refused before parsing
 const IDENTITY_HEADERS = ['x-openid', 'x-unionid', 'x-wechat-appid'];
 
 // Node lower-cases incoming header names. headersDistinct keeps every value,
@@ -79,6 +80,8 @@ export function assertionCheck({ jwksUrl, audience, issuer = 'caddy-wechat', log
     };
     const assertion = header(req, 'X-Wechat-Assertion');
     if (!assertion) return refuse('identity headers without X-Wechat-Assertion');
+    if (!header(req, 'X-Openid')) return refuse('X-Unionid or X-Wechat-Appid without X-Openid');
+    if (assertion.length > MAX_ASSERTION_BYTES) return refuse('assertion over 4 KiB');
     let claims;
     try {
       ({ payload: claims } = await jwtVerify(assertion, jwks, {

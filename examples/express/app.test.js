@@ -254,6 +254,14 @@ describe('X-Wechat-Assertion verification (WECHAT_JWKS_URL set)', () => {
     assert.deepEqual(await fetchJSON(base, '/x', { headers: { 'X-Unionid': 'u-1' } }), REFUSED);
   });
 
+  test('an assertion without X-Openid, or over 4 KiB, is refused', async () => {
+    const headers = { 'X-Wechat-Appid': APPID, 'X-Wechat-Assertion': await mint() };
+    assert.deepEqual(await fetchJSON(base, '/x', { headers }), REFUSED);
+    assert.match(refusals.at(-1), /without X-Openid/);
+    assert.deepEqual(await me('a'.repeat(5000)), REFUSED);
+    assert.match(refusals.at(-1), /over 4 KiB/);
+  });
+
   test('an anonymous request passes as anonymous', async () => {
     const { status, body } = await fetchJSON(base, '/public');
     assert.equal(status, 200);

@@ -245,6 +245,11 @@ class AssertionTest(ClientMixin, unittest.TestCase):
             self.assertEqual(self.fetch("/x", {"X-Wechat-Appid": APPID}), REFUSED)
             self.assertEqual(self.fetch("/x", {"X-Unionid": "u-1"}), REFUSED)
 
+    def test_assertion_without_openid_refused(self):
+        with self.assertLogs(self.app.logger, "WARNING") as logs:
+            self.assertEqual(self.fetch("/x", {"X-Wechat-Appid": APPID, "X-Wechat-Assertion": self.ed.mint()}), REFUSED)
+        self.assertIn("without X-Openid", "\n".join(logs.output))
+
     def test_anonymous_passes_as_anonymous(self):
         status, body = self.fetch("/public")
         self.assertEqual((status, body["openid"]), (200, ""))

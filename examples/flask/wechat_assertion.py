@@ -91,6 +91,8 @@ class AssertionVerifier:
         """Return the claims, or raise AssertionRefused with the reason."""
         if not assertion:
             raise AssertionRefused("identity headers without X-Wechat-Assertion")
+        if not openid:
+            raise AssertionRefused("X-Unionid or X-Wechat-Appid without X-Openid")
         if len(assertion) > MAX_ASSERTION_BYTES:
             raise AssertionRefused("assertion over 4 KiB")
         try:

@@ -190,6 +190,9 @@ function wechat_verify_assertion(string $jwt, string $openid, string $appid, str
     if ($jwt === '') {
         throw new WechatAssertionRefused('identity headers without X-Wechat-Assertion');
     }
+    if ($openid === '') {
+        throw new WechatAssertionRefused('X-Unionid or X-Wechat-Appid without X-Openid');
+    }
     if (strlen($jwt) > WECHAT_ASSERTION_MAX_BYTES) {
         throw new WechatAssertionRefused('assertion over 4 KiB');
     }

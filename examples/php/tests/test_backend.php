@@ -193,6 +193,13 @@ exit(run_tests([
         check_same(401, call('/x', ['HTTP_X_WECHAT_APPID' => APPID], $config)[0]);
         check_same(401, call('/x', ['HTTP_X_UNIONID' => 'u-1'], $config)[0]);
     },
+    'an assertion without X-Openid is refused' => function () use ($ed) {
+        global $config;
+        $logs = [];
+        $vars = ['HTTP_X_WECHAT_APPID' => APPID, 'HTTP_X_WECHAT_ASSERTION' => mint($ed, claims())];
+        check_same(401, call('/x', $vars, $config, 'GET', '', $logs)[0]);
+        check(str_contains(implode("\n", $logs), 'without X-Openid'), implode("\n", $logs));
+    },
     'an anonymous request passes as anonymous' => function () {
         global $config;
         [$s, $b] = call('/public', [], $config);
