@@ -324,6 +324,10 @@ def main():
     except ImportError as err:
         fail(f"{err}: run with Debian's /usr/bin/python3 after examples/deps.sh (python3-jwt, python3-cryptography)")
 
+    # SIGTERM/SIGHUP unwind through the finally below, so Caddy and php-fpm
+    # (in their own sessions) are stopped too.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, _frame: sys.exit(128 + signum))
     h = Harness(caddy)
     passed, failed = 0, 0
     try:
@@ -442,6 +446,10 @@ def main():
 
         case("controls: without a gate, X_Openid and x.openid reach PHP as HTTP_X_OPENID (and Caddy's default drops them)", controls)
         case("verification in php-fpm: valid EdDSA/ES256 pass; none, expired, other aud, other sub, unknown key, other appid: 401", verified)
+    except (KeyboardInterrupt, SystemExit) as err:
+        failed += 1
+        print(f"not ok - interrupted ({type(err).__name__} {err}); stopping Caddy and php-fpm", flush=True)
+        raise
     except Exception:  # noqa: BLE001
         failed += 1
         print("not ok - harness\n    " + traceback.format_exc().strip().replace("\n", "\n    "))
