@@ -5,7 +5,11 @@
 // Anonymous requests (allowed with `optional`) arrive with none of them.
 //
 // These headers are trustworthy only because this server listens on loopback
-// (or a private network) where nothing but Caddy can reach it.
+// (or a private network) where nothing but Caddy can reach it. With
+// WECHAT_JWKS_URL (and WECHAT_ASSERTION_AUDIENCE, optionally
+// WECHAT_ASSERTION_ISSUER) set, every request that carries an identity header
+// must also carry a valid X-Wechat-Assertion matching it (see assertion.go);
+// unset, the headers are trusted as they are.
 package main
 
 import (
@@ -95,7 +99,18 @@ func main() {
 	addr := flag.String("addr", def, "listen address; keep it on loopback or a private network so only Caddy can reach it")
 	flag.Parse()
 
-	srv := &http.Server{Addr: *addr, Handler: newHandler(), ReadHeaderTimeout: 10 * time.Second}
-	log.Printf("go backend listening on http://%s", *addr)
+	handler := newHandler()
+	mode := "trusting the headers (WECHAT_JWKS_URL unset)"
+	verifier, err := newAssertionVerifier(os.Getenv("WECHAT_JWKS_URL"), os.Getenv("WECHAT_ASSERTION_AUDIENCE"), os.Getenv("WECHAT_ASSERTION_ISSUER"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if verifier != nil {
+		handler = verifier.middleware(handler)
+		mode = "verifying X-Wechat-Assertion with " + verifier.jwksURL
+	}
+
+	srv := &http.Server{Addr: *addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	log.Printf("go backend listening on http://%s, %s", *addr, mode)
 	log.Fatal(srv.ListenAndServe())
 }
