@@ -21,7 +21,8 @@ const EDGE = 'https://edge.example.com';
 // replaces the wx global (tests); see edge-core.js for the other options
 // (appid, storageKey, timeout, maxRetryAfter, expiryMarginSeconds).
 function create(options) {
-  const o = Object.assign({ edge: EDGE }, options);
+  const o = Object.assign({}, options);
+  if (!o.edge) o.edge = EDGE;
   const api = o.api || wx;
   return core.createEdgeClient(Object.assign(o, { adapter: o.adapter || core.platformAdapter(api) }));
 }

@@ -162,7 +162,10 @@ function platformAdapter(api, loginOptions) {
 // createEdgeClient({edge, adapter, appid?, storageKey?, timeout?, maxRetryAfter?,
 //                   expiryMarginSeconds?, now?, sleep?})
 function createEdgeClient(options) {
-  var opts = Object.assign({}, DEFAULTS, options);
+  var opts = Object.assign({}, DEFAULTS);
+  Object.keys(options || {}).forEach(function (k) {
+    if (options[k] !== undefined) opts[k] = options[k]; // an option given as undefined keeps its default
+  });
   if (!opts.edge) throw new Error('createEdgeClient: `edge` (the origin of your Caddy edge) is required');
   if (!opts.adapter) throw new Error('createEdgeClient: `adapter` is required');
   var edge = String(opts.edge).replace(/\/+$/, '');

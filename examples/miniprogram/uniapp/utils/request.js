@@ -21,7 +21,8 @@ export const EDGE = 'https://edge.example.com';
 // replaces the uni global (tests); see edge-core.js for the other options
 // (appid, storageKey, timeout, maxRetryAfter, expiryMarginSeconds).
 export function create(options) {
-  const o = Object.assign({ edge: EDGE }, options);
+  const o = Object.assign({}, options);
+  if (!o.edge) o.edge = EDGE;
   const api = o.api || uni;
   return createEdgeClient(Object.assign(o, { adapter: o.adapter || platformAdapter(api, { provider: 'weixin' }) }));
 }
