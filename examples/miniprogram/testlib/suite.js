@@ -93,6 +93,13 @@ function defineSuite(flavour) {
         assert.notEqual(s.token, first.token);
       });
 
+      test('appid, when given, is sent with the code; options given as undefined keep their defaults', TIMEOUT, async () => {
+        const c = client({ appid: 'wx0123456789abcdef', timeout: undefined, storageKey: undefined });
+        await c.start();
+        assert.deepEqual(edge.requests('/login')[0].body, { code: p.user + '.1', appid: 'wx0123456789abcdef' });
+        assert.ok(stored().token, 'stored under the default key');
+      });
+
       test('a request before any login logs in first', TIMEOUT, async () => {
         const c = client();
         const me = await c.get('/api/me');
