@@ -357,7 +357,7 @@ func (f *fakeAPI) echoToken(w http.ResponseWriter, r *http.Request) {
 // URL-escaped.
 func bigEcho(tok string) []byte {
 	b := []byte(strings.Repeat("-", 200<<10))
-	for _, at := range []int{0, 32<<10 - len(tok)/2, 64<<10 - 3, 64<<10 + 1, 100 << 10} {
+	for _, at := range []int{0, 32<<10 - len(tok)/2, 64<<10 - 3, 64<<10 + 100, 100 << 10} {
 		copy(b[at:], tok)
 	}
 	copy(b[150<<10:], url.QueryEscape(tok))

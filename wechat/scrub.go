@@ -46,8 +46,10 @@ func (s *scrubReader) Read(p []byte) (int, error) {
 			return 0, s.err
 		}
 		n := len(s.buf)
-		s.buf = append(s.buf, make([]byte, scrubChunk)...)
-		m, err := s.src.Read(s.buf[n:])
+		if cap(s.buf)-n < scrubChunk {
+			s.buf = append(make([]byte, 0, n+scrubChunk), s.buf...)
+		}
+		m, err := s.src.Read(s.buf[n : n+scrubChunk])
 		s.buf = s.buf[:n+m]
 		s.err = err
 		s.release(err != nil)
@@ -76,7 +78,7 @@ func (s *scrubReader) release(final bool) {
 		end = max(pos, len(s.buf)-s.keep)
 	}
 	out = append(out, s.buf[pos:end]...)
-	s.buf = append([]byte(nil), s.buf[end:]...)
+	s.buf = s.buf[:copy(s.buf, s.buf[end:])]
 	s.out = out
 }
 
