@@ -335,3 +335,50 @@ func TestDecryptAttemptsBounded(t *testing.T) {
 		t.Fatalf("a new session: %d %v", st, got)
 	}
 }
+
+// TestDecryptLimitCountsWellFormedAttemptsOnly: malformed requests (bad
+// base64, a short IV) are refused before they count, as the README says
+// (hardening round 2, item 13).
+func TestDecryptLimitCountsWellFormedAttemptsOnly(t *testing.T) {
+	wx := newFakeAPI(t)
+	startCaddy(t, udConfig(wx.URL, newBodyUpstream(t).URL, "", ""))
+	c := newClient()
+	tok, _ := udLogin(t, c, "fay.1", testAppID)
+	enc, iv := encryptFor(t, udSessionKey("fay.1"), testAppID, map[string]any{"nickName": "Fay"})
+	malformed := []string{
+		jsonBody(t, map[string]string{"encryptedData": "not base64!", "iv": iv}),
+		jsonBody(t, map[string]string{"encryptedData": enc, "iv": "AAAA"}),
+		jsonBody(t, map[string]string{"encryptedData": "AAAA", "iv": iv}),
+	}
+	for i := 0; i < decryptRate.Requests+10; i++ {
+		if st, _, got := do(t, c, "POST", at(udPort, "/decrypt"), bearer(tok), malformed[i%len(malformed)]); st != 400 {
+			t.Fatalf("malformed %d: %d %v", i, st, got)
+		}
+	}
+	if st, _, got := do(t, c, "POST", at(udPort, "/decrypt"), bearer(tok), jsonBody(t, map[string]string{"encryptedData": enc, "iv": iv})); st != 200 {
+		t.Fatalf("after malformed requests, a well-formed one: %d %v", st, got)
+	}
+}
+
+// TestDecryptChecksTheOpenID: user info that names another openId is
+// refused, even though it decrypts under this session's key and carries
+// this app's watermark (hardening round 2, defect 12).
+func TestDecryptChecksTheOpenID(t *testing.T) {
+	wx := newFakeAPI(t)
+	startCaddy(t, udConfig(wx.URL, newBodyUpstream(t).URL, "", ""))
+	c := newClient()
+	tok, _ := udLogin(t, c, "gus.1", testAppID)
+	sk := udSessionKey("gus.1")
+	for openID, want := range map[string]int{"o-gus": 200, "o-someone-else": 422, "": 422} {
+		enc, iv := encryptFor(t, sk, testAppID, map[string]any{"nickName": "Gus", "openId": openID})
+		st, _, got := do(t, c, "POST", at(udPort, "/decrypt"), bearer(tok), jsonBody(t, map[string]string{"encryptedData": enc, "iv": iv}))
+		if st != want || (want == 422 && got["error"] != "openid_mismatch") {
+			t.Errorf("openId %q: %d %v, want %d", openID, st, got, want)
+		}
+	}
+	// Data without an openId (share info, WeRun) has nothing to compare.
+	enc, iv := encryptFor(t, sk, testAppID, map[string]any{"openGId": "gid"})
+	if st, _, got := do(t, c, "POST", at(udPort, "/decrypt"), bearer(tok), jsonBody(t, map[string]string{"encryptedData": enc, "iv": iv})); st != 200 {
+		t.Errorf("share info: %d %v", st, got)
+	}
+}

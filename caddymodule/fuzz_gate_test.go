@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -25,7 +26,8 @@ func fuzzIdentityName(name string) bool {
 		}
 	}
 	switch string(b) {
-	case "x-openid", "x-unionid", "x-wechat-appid":
+	case "x-openid", "x-unionid", "x-wechat-appid", "x-wechat-assertion",
+		"x-wechatpay-event-type", "x-wechatpay-event-id", "x-wechatpay-resource-type", "x-wechatpay-verified":
 		return true
 	}
 	return false
@@ -39,15 +41,61 @@ func fuzzIsBearer(v string) bool {
 }
 
 // fuzzHeaders turns "name:value" lines into raw header entries, keeping the
-// name exactly as written (as a server that allows '_' and '.' would).
-func fuzzHeaders(h http.Header, lines string, expand *strings.Replacer) {
+// name exactly as written (as a server that allows '_' and '.' would). A
+// line starting with '~' is a trailer instead, declared in Trailer.
+func fuzzHeaders(h, trailers http.Header, lines string, expand *strings.Replacer) {
 	for _, line := range strings.Split(lines, "\n") {
+		into := h
+		rest, trailer := strings.CutPrefix(line, "~")
+		if trailer {
+			into, line = trailers, rest
+		}
 		name, value, ok := strings.Cut(line, ":")
 		if !ok || name == "" {
 			continue
 		}
-		h[name] = append(h[name], expand.Replace(strings.TrimPrefix(value, " ")))
+		into[name] = append(into[name], expand.Replace(strings.TrimPrefix(value, " ")))
+		if trailer {
+			h["Trailer"] = append(h["Trailer"], name)
+		}
 	}
+}
+
+// trailerBody merges trailers into its request's Trailer map at EOF, as
+// net/http does for the body of a chunked request.
+type trailerBody struct {
+	*strings.Reader
+	r        *http.Request
+	trailers http.Header
+}
+
+func (b *trailerBody) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	if err == io.EOF && b.trailers != nil {
+		if b.r.Trailer == nil {
+			b.r.Trailer = http.Header{}
+		}
+		for k, vs := range b.trailers {
+			b.r.Trailer[k] = append(b.r.Trailer[k], vs...)
+		}
+		b.trailers = nil
+	}
+	return n, err
+}
+
+func (b *trailerBody) Close() error { return nil }
+
+// fuzzListNamesTrusted reports whether a comma-separated list header
+// (Connection, Trailer) names an identity header in any spelling.
+func fuzzListNamesTrusted(vals []string) bool {
+	for _, v := range vals {
+		for _, tok := range strings.Split(v, ",") {
+			if fuzzIdentityName(strings.Trim(tok, " \t")) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // fuzzGateOK are the fixture tokens a lone "Bearer <token>" must pass with.
@@ -88,6 +136,9 @@ func FuzzGate(f *testing.F) {
 		f.Add(opt, "Bearer "+strings.Repeat("A", 20<<10), forged)
 		f.Add(opt, "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJmb3JnZWQiLCJhdWQiOiJ3eDAxMjM0NTY3ODlhYmNkZWYiLCJpc3MiOiJjYWRkeS13ZWNoYXQiLCJleHAiOjk5OTk5OTk5OTl9.", forged)
 		f.Add(opt, "Bearer {A}", "X-Openid :forged\n X-Openid:forged\nX-Openid\x00:forged\nX--Openid:forged\nXOpenid:forged\nX_Wechat_AppID:forged\nx-wechat-appid:forged")
+		f.Add(opt, "Bearer {A}", "Connection:X-Openid, keep-alive\nConnection:x_wechat.appid\n~X-Openid:forged\n~x_unionid:forged\n~X-Keep:ok")
+		f.Add(opt, "", "Connection: X-Unionid ,X-Wechat-Assertion\n~X.Openid:forged\n~X-Wechatpay-Verified:1")
+		f.Add(opt, "bearer\t{B}", "Connection:,,X-OPENID,\n~X-Wechat-Appid:forged")
 	}
 
 	initMetrics()
@@ -99,24 +150,37 @@ func FuzzGate(f *testing.F) {
 	}
 
 	f.Fuzz(func(t *testing.T, optional bool, auth, headers string) {
-		r := httptest.NewRequest(http.MethodGet, "/x", nil)
+		r := httptest.NewRequest(http.MethodPost, "/x", nil)
 		if auth != "" {
 			r.Header["Authorization"] = []string{fx.expand.Replace(auth)}
 		}
-		fuzzHeaders(r.Header, headers, fx.expand)
+		trailers := http.Header{}
+		fuzzHeaders(r.Header, trailers, headers, fx.expand)
 		sentAuth := append([]string(nil), r.Header["Authorization"]...)
 		repl := caddy.NewReplacer()
 		ctx := context.WithValue(r.Context(), caddy.ReplacerCtxKey, repl)
 		ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, map[string]any{})
 		r = r.WithContext(ctx)
+		// As net/http: declared trailers are keys without values until the
+		// body reaches EOF.
+		r.Trailer = http.Header{}
+		for name := range trailers {
+			r.Trailer[name] = nil
+		}
+		r.Body = &trailerBody{Reader: strings.NewReader("{}"), r: r, trailers: trailers}
 
 		var reached bool
 		var got http.Header
 		var ctxID *Identity
+		var gotTrailers http.Header
 		next := caddyhttp.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 			reached = true
 			got = r.Header.Clone()
 			ctxID = identityFrom(r.Context())
+			if _, err := io.ReadAll(r.Body); err != nil {
+				t.Fatalf("reading the body: %v", err)
+			}
+			gotTrailers = r.Trailer.Clone()
 			w.WriteHeader(http.StatusOK)
 			return nil
 		})
@@ -160,6 +224,21 @@ func FuzzGate(f *testing.F) {
 				}
 			}
 			return
+		}
+
+		// Whatever passed: no Connection token can make the proxy delete
+		// a header the gate set, no trailer or Trailer declaration names
+		// one, at entry or after the body's EOF.
+		if fuzzListNamesTrusted(got["Connection"]) {
+			t.Fatalf("Connection %q names an identity header", got["Connection"])
+		}
+		if fuzzListNamesTrusted(got["Trailer"]) {
+			t.Fatalf("Trailer %q names an identity header", got["Trailer"])
+		}
+		for name := range gotTrailers {
+			if fuzzIdentityName(name) {
+				t.Fatalf("identity trailer %q reached next", name)
+			}
 		}
 
 		openID := got.Get(hdrOpenID)

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/caddy-wechat/caddy-wechat/wechat"
 )
 
 // FuzzLoginBody sends arbitrary bodies and Content-Types to
@@ -37,6 +40,10 @@ func FuzzLoginBody(f *testing.F) {
 	f.Add([]byte(`{"code":"`+strings.Repeat("a", maxLoginBody-11)+`"}`), js)
 	f.Add([]byte(`{"code":"`+strings.Repeat("a", maxLoginBody)+`"}`), js)
 	f.Add(bytes.Repeat([]byte{0xff}, 100), form)
+	f.Add([]byte(`{"code":"a","code":"b"}`), js)
+	f.Add([]byte(`code=a&appid=wx0123456789abcdef&appid=wx0123456789abcdef`), form)
+	f.Add([]byte(`{"code":"`+strings.Repeat("c", 129)+`"}`), js)
+	f.Add([]byte("code=a%0Ab"), form)
 
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
 		r := httptest.NewRequest(http.MethodPost, "/login", bytes.NewReader(body))
@@ -63,8 +70,17 @@ func FuzzLoginBody(f *testing.F) {
 			}
 			return
 		}
-		if req.Code == "" {
-			t.Fatalf("accepted a request without a code: %+v", req)
+		if !wechat.ValidCode(req.Code) {
+			t.Fatalf("accepted a code that is not printable ASCII of 1 to 128 bytes: %q", req.Code)
+		}
+		if form, err := url.ParseQuery(string(body)); isFormBody(r, body) && err == nil {
+			for k, vs := range form {
+				if len(vs) > 1 {
+					t.Fatalf("accepted a form that gives %q twice", k)
+				}
+			}
+		} else if dup, _ := fuzzDuplicateKey(body); dup {
+			t.Fatalf("accepted JSON that repeats a key: %q", body)
 		}
 		if len(body) > maxLoginBody {
 			t.Fatalf("accepted a %d-byte body", len(body))

@@ -60,6 +60,7 @@ func TestMetricsExposed(t *testing.T) {
 	do(t, c, "GET", at(mainPort, "/x"), nil, "")
 	do(t, c, "GET", at(mainPort, "/x"), bearer("x.y.z"), "")
 	do(t, c, "GET", at(optPort, "/x"), nil, "")
+	do(t, c, "GET", at(mainPort, "/login"), nil, "") // 405
 
 	resp, err := c.Get("http://localhost:2999/metrics")
 	if err != nil {
@@ -71,6 +72,7 @@ func TestMetricsExposed(t *testing.T) {
 	for _, want := range []string{
 		`caddy_wechat_logins_total{errcode="",result="ok"}`,
 		`caddy_wechat_logins_total{errcode="",result="rate_limited"}`,
+		`caddy_wechat_logins_total{errcode="",result="method_not_allowed"}`,
 		`caddy_wechat_api_request_duration_seconds_count{api="jscode2session"}`,
 		`caddy_wechat_gate_decisions_total{result="allowed"}`,
 		`caddy_wechat_gate_decisions_total{result="unauthorized"}`,

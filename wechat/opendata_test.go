@@ -1,6 +1,7 @@
 package wechat
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/sha1"
@@ -250,4 +251,35 @@ func rawCBC(t *testing.T, encrypt bool, key, iv string, in []byte) []byte {
 		cipher.NewCBCDecrypter(block, mustB64(t, iv)).CryptBlocks(out, in)
 	}
 	return out
+}
+
+// TestIVBitFlipsRewriteTheFirstBlock documents why decrypted open data is
+// not called verified: CBC without a MAC lets whoever holds an
+// encryptedData rewrite its first 16 bytes through the IV, and the
+// watermark, further in, still checks.
+func TestIVBitFlipsRewriteTheFirstBlock(t *testing.T) {
+	plain, err := DecryptData(sampleSessionKey, sampleData, sampleIV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv, _ := base64.StdEncoding.DecodeString(sampleIV)
+	// {"openId":"oGZUI0egBJY1… becomes {"vip":1,"x":"oG0egBJY1…: the
+	// openId key itself is gone, and the JSON still parses.
+	want := []byte(`{"vip":1,"x":"oG`)
+	if len(want) != 16 {
+		t.Fatal("the forged block must be 16 bytes")
+	}
+	for i := range 16 {
+		iv[i] ^= plain[i] ^ want[i]
+	}
+	forged, err := DecryptData(sampleSessionKey, sampleData, base64.StdEncoding.EncodeToString(iv))
+	if err != nil {
+		t.Fatalf("the forged IV did not open: %v", err)
+	}
+	if !bytes.HasPrefix(forged, want) || !bytes.Equal(forged[16:], plain[16:]) {
+		t.Fatalf("forged plaintext %q", forged[:40])
+	}
+	if CheckWatermark(forged, sampleAppID) != nil {
+		t.Fatal("expected the watermark to survive the forgery")
+	}
 }

@@ -1,0 +1,45 @@
+package caddymodule
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+)
+
+// TestRouteKeepsTheWrittenOrder: inside route, Caddy runs directives as
+// written, so the README tells users to write login, then the gate, then
+// the proxy; written so, it works (hardening round 2, defect 11).
+func TestRouteKeepsTheWrittenOrder(t *testing.T) {
+	up := newUpstream(t)
+	wx := newFakeWeChat(t, func(w http.ResponseWriter, r *http.Request, code string, _ int) { okAnswer(w, code) })
+	port := freePort(t)
+	startCaddy(t, sitesConfig(wx.URL, "", fmt.Sprintf(`
+:%d {
+	route {
+		wechat_login /login
+		wechat_auth
+		reverse_proxy %s
+	}
+}
+`, port, up.URL)))
+	c := newClient()
+	tok, body := loginAt(t, c, port, "router", testAppID)
+	if body["openid"] != "o-router" {
+		t.Fatalf("login inside route: %v", body)
+	}
+	h := bearer(tok)
+	h.Set("X-Openid", "forged")
+	if st, _, _ := do(t, c, "GET", at(port, "/x"), h, ""); st != 200 {
+		t.Fatalf("with a token: %d", st)
+	}
+	if got, _ := up.received(); got.Get("X-Openid") != "o-router" {
+		t.Fatalf("upstream X-Openid %q", got.Get("X-Openid"))
+	}
+	_, before := up.received()
+	if st, _, _ := do(t, c, "GET", at(port, "/x"), http.Header{"X-Openid": {"forged"}}, ""); st != 401 {
+		t.Fatalf("without a token: %d", st)
+	}
+	if _, after := up.received(); after != before {
+		t.Fatal("the upstream was called without a token")
+	}
+}
