@@ -43,3 +43,38 @@ func TestRouteKeepsTheWrittenOrder(t *testing.T) {
 		t.Fatal("the upstream was called without a token")
 	}
 }
+
+// TestSiteLevelHeaderDirectivesAndTheGate pins what the README says of
+// header directives at a site's top level: request_header runs after the
+// gate (it is ordered after basic_auth), so {http.auth.user.id} is the
+// user there; header sets response headers before the gate runs, so it
+// sees the placeholder unset (its literal text) unless deferred
+// (header >Name).
+func TestSiteLevelHeaderDirectivesAndTheGate(t *testing.T) {
+	up := newUpstream(t)
+	wx := newFakeWeChat(t, func(w http.ResponseWriter, r *http.Request, code string, _ int) { okAnswer(w, code) })
+	port := freePort(t)
+	startCaddy(t, sitesConfig(wx.URL, "", fmt.Sprintf(`
+:%d {
+	wechat_login /login
+	request_header X-Req-Uid "id:{http.auth.user.id}"
+	header X-Resp-Uid "id:{http.auth.user.id}"
+	header >X-Resp-Deferred "id:{http.auth.user.id}"
+	wechat_auth
+	reverse_proxy %s
+}
+`, port, up.URL)))
+	c := newClient()
+	tok, _ := loginAt(t, c, port, "hdr", testAppID)
+	st, hdr, _ := do(t, c, "GET", at(port, "/x"), bearer(tok), "")
+	got, _ := up.received()
+	if st != 200 || got.Get("X-Req-Uid") != "id:o-hdr" {
+		t.Errorf("request_header at site level: %d %q", st, got.Get("X-Req-Uid"))
+	}
+	if v := hdr.Get("X-Resp-Uid"); v != "id:{http.auth.user.id}" {
+		t.Errorf("header at site level: %q; the README says it runs before the gate", v)
+	}
+	if v := hdr.Get("X-Resp-Deferred"); v != "id:o-hdr" {
+		t.Errorf("deferred header: %q", v)
+	}
+}

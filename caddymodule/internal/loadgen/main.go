@@ -15,7 +15,9 @@
 //     must get 401;
 //   - forged identity headers (X-Openid, x_openid, X.Openid, … with the
 //     value "forged"), with a valid token (must reach the upstream with
-//     the token's identity only) and without one (must get 401).
+//     the token's identity only) and without one (must get 401);
+//   - the same names as request trailers, with a valid token, and named
+//     in Connection (which would make the proxy delete the gate's own).
 //
 // The upstream counts every request that arrives with an X-Openid that is
 // not the openid of a token the loadgen got from a login, or not the one
@@ -117,6 +119,10 @@ type upstream struct {
 	forgedIdentity atomic.Int64 // X-Openid not from a login, or not the expected one
 	otherSpelling  atomic.Int64 // an identity header under a non-canonical name
 	forgedValue    atomic.Int64 // any header value containing "forged"
+	forgedTrailer  atomic.Int64 // an identity name or "forged" value among the trailers
+	// droppedIdentity counts X-Openid arriving without X-Wechat-Appid: a
+	// client's Connection header made the proxy delete one the gate set.
+	droppedIdentity atomic.Int64
 	bearerLeaked   atomic.Int64 // the bearer token reached the upstream
 	anonymous      atomic.Int64 // no X-Openid at all (the gate is required: never)
 
@@ -136,7 +142,8 @@ func identityName(name string) bool {
 		}
 	}
 	switch string(b) {
-	case "x-openid", "x-unionid", "x-wechat-appid":
+	case "x-openid", "x-unionid", "x-wechat-appid", "x-wechat-assertion",
+		"x-wechatpay-event-type", "x-wechatpay-event-id", "x-wechatpay-resource-type", "x-wechatpay-verified":
 		return true
 	}
 	return false
@@ -152,6 +159,18 @@ func (u *upstream) note(format string, args ...any) {
 
 func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.requests.Add(1)
+	// Read to the end first: net/http fills in the trailers only then.
+	_, _ = io.Copy(io.Discard, r.Body)
+	for name, vs := range r.Trailer {
+		if identityName(name) || strings.Contains(strings.ToLower(strings.Join(vs, ",")), "forged") {
+			u.forgedTrailer.Add(1)
+			u.note("trailer %s: %q reached the upstream", name, vs)
+		}
+	}
+	if r.Header.Get("X-Openid") != "" && r.Header.Get("X-Wechat-Appid") == "" {
+		u.droppedIdentity.Add(1)
+		u.note("X-Openid without X-Wechat-Appid reached the upstream (Connection %q)", r.Header.Get("Connection"))
+	}
 	openids := r.Header.Values("X-Openid")
 	want := r.Header.Get(expectHeader)
 	switch {
@@ -201,6 +220,8 @@ const (
 	kWrongKey
 	kTampered
 	kExpired
+	kForgedTrailers
+	kConnectionDrop
 	nKinds
 )
 
@@ -208,6 +229,7 @@ var kindNames = [nKinds]string{
 	"login", "authenticated GET", "no token", "forged headers + valid token",
 	"forged headers, no token", "forged token: alg none", "forged token: wrong key",
 	"forged token: tampered", "forged token: expired",
+	"forged trailers + valid token", "Connection naming identity",
 }
 
 // mix is the rotation of request kinds after logins; each worker starts
@@ -216,6 +238,7 @@ var mix = []kind{
 	kAuthGET, kAuthGET, kForgedHeaderWithToken, kAuthGET, kAlgNone, kAuthGET,
 	kForgedHeaderNoToken, kAuthGET, kWrongKey, kAuthGET, kTampered, kAuthGET,
 	kNoToken, kAuthGET, kExpired, kForgedHeaderWithToken,
+	kForgedTrailers, kAuthGET, kConnectionDrop, kAuthGET,
 }
 
 // forgedHeaders are the identity header spellings sent with "forged".
@@ -320,6 +343,26 @@ func (w *worker) do(ctx context.Context, k kind) {
 			req.Header.Set(expectHeader, w.openid)
 			want = http.StatusOK
 		}
+	case kForgedTrailers:
+		// A chunked POST that declares identity trailers and sends them
+		// after the body, as a backend that merges trailers would read.
+		req, _ = http.NewRequestWithContext(ctx, http.MethodPost, w.c.edge+w.c.path, io.MultiReader(strings.NewReader("{}")))
+		req.Trailer = http.Header{}
+		for j := 0; j < 3; j++ {
+			name := forgedHeaders[(w.seq*3+j+w.id)%len(forgedHeaders)]
+			req.Trailer[name] = []string{"forged"}
+		}
+		req.Header.Set("Authorization", "Bearer "+w.token)
+		req.Header.Set(expectHeader, w.openid)
+		want = http.StatusOK
+	case kConnectionDrop:
+		// Names the gate's own headers as hop-by-hop, which would make
+		// the proxy delete them after the gate set them.
+		name := forgedHeaders[(w.seq+w.id)%len(forgedHeaders)]
+		req.Header.Set("Connection", "keep-alive, "+name+", X-Wechat-Appid")
+		req.Header.Set("Authorization", "Bearer "+w.token)
+		req.Header.Set(expectHeader, w.openid)
+		want = http.StatusOK
 	case kAlgNone, kWrongKey, kTampered, kExpired:
 		tok, ok := w.forge(k)
 		if !ok {
@@ -685,9 +728,9 @@ func buildReport(c config, st *stats, up *upstream, start, end sample, took time
 		check(keyErr == "", "%s", msg)
 	}
 	check(unexpected == 0, "unexpected statuses: %d", unexpected)
-	forged := up.forgedIdentity.Load() + up.otherSpelling.Load() + up.forgedValue.Load() + up.anonymous.Load()
-	check(forged == 0, "forged identity reached upstream: %d (wrong X-Openid %d, other spellings %d, \"forged\" values %d, without identity %d)",
-		forged, up.forgedIdentity.Load(), up.otherSpelling.Load(), up.forgedValue.Load(), up.anonymous.Load())
+	forged := up.forgedIdentity.Load() + up.otherSpelling.Load() + up.forgedValue.Load() + up.anonymous.Load() + up.forgedTrailer.Load() + up.droppedIdentity.Load()
+	check(forged == 0, "forged identity reached upstream: %d (wrong X-Openid %d, other spellings %d, \"forged\" values %d, without identity %d, trailers %d, identity dropped by Connection %d)",
+		forged, up.forgedIdentity.Load(), up.otherSpelling.Load(), up.forgedValue.Load(), up.anonymous.Load(), up.forgedTrailer.Load(), up.droppedIdentity.Load())
 	check(up.bearerLeaked.Load() == 0, "bearer token reached upstream: %d", up.bearerLeaked.Load())
 	for _, e := range append(start.errs, end.errs...) {
 		check(false, "sampling: %s", e)
