@@ -59,6 +59,9 @@ func fuzzStatus(n uint16) int {
 // returns a Session with openid and session_key, or an error of a defined
 // Kind whose text never contains the secret or the code, even when the
 // answer echoes them.
+// fuzzCallTimeout bounds one call in the fuzz targets that talk HTTP.
+const fuzzCallTimeout = 300 * time.Millisecond
+
 func FuzzCode2SessionAnswer(f *testing.F) {
 	ans := &fuzzAnswer{}
 	srv := httptest.NewServer(ans)
@@ -73,7 +76,10 @@ func FuzzCode2SessionAnswer(f *testing.F) {
 		MaxIdleConnsPerHost: 4,
 	}
 	f.Cleanup(tr.CloseIdleConnections)
-	c := &Client{BaseURL: srv.URL, HTTPClient: &http.Client{Transport: tr, Timeout: 5 * time.Second}}
+	// A short timeout: some answers (a 1xx that never becomes a final
+	// status, say) leave the client waiting, and a fuzz worker must never
+	// stall for seconds on one input.
+	c := &Client{BaseURL: srv.URL, HTTPClient: &http.Client{Transport: tr, Timeout: fuzzCallTimeout}}
 
 	const text = "text/plain"
 	f.Add(uint16(200), text, "", []byte(`{"openid":"o1","session_key":"tiihtNczf5v6AKRyjwEUhQ=="}`))
@@ -104,7 +110,7 @@ func FuzzCode2SessionAnswer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, status uint16, contentType, location string, body []byte) {
 		st := fuzzStatus(status)
 		ans.set(st, contentType, location, body)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), fuzzCallTimeout)
 		defer cancel()
 		s, err := c.Code2Session(ctx, testAppID, testSecret, testCode)
 		// Anything but a 200 (after redirects and informational answers)
