@@ -2,9 +2,21 @@
 // it registers the wechat app and its HTTP handlers.
 //
 //	xcaddy build --with github.com/caddy-wechat/caddy-wechat
+//
+// The WeChat simulator, for development, is a package of its own:
+//
+//	xcaddy build --with github.com/caddy-wechat/caddy-wechat --with github.com/caddy-wechat/caddy-wechat/mock
 package caddywechat
 
 import (
-	// Registers the wechat app and the wechat_* handlers.
+	// The wechat app, its memory store and the order of its directives.
 	_ "github.com/caddy-wechat/caddy-wechat/caddymodule"
+	// wechat_api: WeChat's server API for trusted backends.
+	_ "github.com/caddy-wechat/caddy-wechat/caddymodule/api"
+	// wechat_auth: the gate.
+	_ "github.com/caddy-wechat/caddy-wechat/caddymodule/gate"
+	// wechat_login: the code exchange.
+	_ "github.com/caddy-wechat/caddy-wechat/caddymodule/login"
+	// wechat_decrypt and wechat_phone: user data.
+	_ "github.com/caddy-wechat/caddy-wechat/caddymodule/userdata"
 )

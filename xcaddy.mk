@@ -1,30 +1,43 @@
 # Build, run and test caddy-wechat. Usage: make -f xcaddy.mk <target>
 #
 #   run    build ./caddy and serve the demo Caddyfile on http://localhost:8080
-#   build  build ./caddy with the plugin
+#   build  build ./caddy with the plugin and its simulator (development)
 #   test   everything CI runs
+#   race   every Go test under the race detector
+#   fuzz   every fuzz target for FUZZTIME (default 60s)
+#   soak   10 minutes of mixed load against ./caddy
+#   bench  the end-to-end benchmark (bench-results.md)
 
-GO            ?= go
-CADDY_VERSION ?= v2.11.9
+GO             ?= go
+CADDY_VERSION  ?= v2.11.9
 XCADDY_VERSION ?= v0.4.5
-MODULE        := github.com/caddy-wechat/caddy-wechat
-GOBIN         := $(shell $(GO) env GOPATH)/bin
-XCADDY        := $(GOBIN)/xcaddy
+MODULE         := github.com/caddy-wechat/caddy-wechat
+GOBIN          := $(shell $(GO) env GOPATH)/bin
+XCADDY         := $(GOBIN)/xcaddy
 # The proxy answers 403 for a module it does not know, so the local
 # module is named with a placeholder version and replaced by this tree.
-WITH          := $(MODULE)@v0.0.0-00010101000000-000000000000=$(CURDIR)
-FUZZTIME      ?= 5s
+PLACEHOLDER    := v0.0.0-00010101000000-000000000000
+WITH           := --with $(MODULE)@$(PLACEHOLDER)=$(CURDIR) --with $(MODULE)/mock@$(PLACEHOLDER)
+# For a package inside this module (the simulator), Go first asks the
+# proxy for a module of that longer path, and a 403 is not the "not found"
+# that would make it settle on this one. After '|', an empty file proxy
+# turns any failure of the first proxy into "not found".
+comma          := ,
+FIRST_PROXY    := $(firstword $(subst |, ,$(subst $(comma), ,$(shell $(GO) env GOPROXY))))
+BUILD_PROXY    := $(FIRST_PROXY)|file://$(CURDIR)/.build/noproxy
+FUZZTIME       ?= 5s
 
 # Demo-only secret for the simulator; export your own for anything else.
 export WECHAT_SECRET ?= demo-secret-not-for-production
 
-.PHONY: build run test lint unit race examples smoke soak-quick soak fuzz-seeds fuzz
+.PHONY: build run test lint unit race examples smoke soak-quick soak fuzz-seeds fuzz bench
 
 $(XCADDY):
 	$(GO) install github.com/caddyserver/xcaddy/cmd/xcaddy@$(XCADDY_VERSION)
 
 build: $(XCADDY)
-	$(XCADDY) build $(CADDY_VERSION) --output ./caddy --with $(WITH)
+	@mkdir -p .build/noproxy
+	GOPROXY='$(BUILD_PROXY)' $(XCADDY) build $(CADDY_VERSION) --output ./caddy $(WITH)
 
 run: build
 	@bash .ci/demo run
@@ -37,33 +50,54 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# -p 1: the caddytest integration tests share one in-process Caddy and
-# its admin port. The race detector runs on the wechat package in CI; on
-# caddymodule it means compiling all of Caddy a second time (about five
-# minutes on two cores), so it has its own target.
+# The integration tests run a Caddy in-process on caddytest's fixed admin
+# port, so they run alone, after everything else (which runs in parallel).
+# The race detector runs on the packages that do not import Caddy: on the
+# others it means compiling all of Caddy a second time (about five minutes
+# on two cores), so they have their own target.
+CADDY_FREE = $(shell $(GO) list -f '{{.ImportPath}} {{join .Deps " "}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... | grep -v 'github.com/caddyserver/caddy' | cut -d' ' -f1)
 unit:
-	$(GO) test -count=1 -p 1 ./...
-	$(GO) test -race -count=1 ./wechat/
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration$$)
+	$(GO) test -count=1 -p 1 ./integration/
+	$(GO) test -race -count=1 $(CADDY_FREE)
 
 race:
-	$(GO) test -race -count=1 -p 1 ./...
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration$$)
+	$(GO) test -race -count=1 -p 1 ./integration/
 
 examples:
 	python3 -m unittest discover -s examples/python
 	node --test examples/node/
+	node --test examples/miniprogram/test/
+	bash examples/deps.sh
+	bash examples/test.sh
 
 smoke: build
-	./caddy list-modules | grep -E '^(wechat|http\.handlers\.wechat_)'
+	@got=$$(./caddy list-modules | grep -E '^(wechat|http\.handlers\.wechat_|admin\.api\.wechat)' | sort); \
+	  want=$$(sort testdata/modules-dev.txt); \
+	  if [ "$$got" != "$$want" ]; then echo "./caddy list-modules:"; echo "$$got"; echo "want (testdata/modules-dev.txt):"; echo "$$want"; exit 1; fi; \
+	  echo "list-modules: the $$(echo "$$got" | wc -l) modules of testdata/modules-dev.txt"
 	./caddy adapt --config Caddyfile >/dev/null
 	./caddy validate --config Caddyfile
 	bash .ci/demo smoke
+	bash examples/php/test_through_caddy.sh ./caddy
+	bash examples/miniprogram/test-demo/run.sh ./caddy
 
 # Short runs of every fuzz target (the seed corpora already run in unit).
+# A failure prints the fuzzer's output, which names the failing input's
+# file. Minimizing a new input can take the default 60 s, far longer than
+# a short run, so it is capped.
 fuzz-seeds:
-	@for pkg in ./wechat ./caddymodule; do \
+	@log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for pkg in $$($(GO) list -f '{{.Dir}} {{.ImportPath}}' ./... | while read -r dir path; do \
+	    grep -qs '^func Fuzz' $$dir/*_test.go && echo $$path; done); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$t $(FUZZTIME)"; \
-	    $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) >/dev/null || exit 1; \
+	    if ! $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s >$$log 2>&1; then \
+	      cat $$log; \
+	      echo "FAIL: fuzz $$pkg $$t; the failing input is the file named above (testdata/fuzz/$$t/ in the package)"; \
+	      exit 1; \
+	    fi; \
 	  done; \
 	done
 
@@ -78,6 +112,5 @@ soak: build
 soak-quick: build
 	SOAK_DURATION=25s SOAK_WARMUP=10s bash .ci/soak
 
-.PHONY: bench
 bench: build
 	bash .ci/bench

@@ -310,7 +310,7 @@ def build(runs, meta, top):
       "processes other than Caddy, the upstream, the auth service and wrk used during the runs (worst round).")
     if meta.get("gate_cache") == "yes":
         w("- Every request of (b) and (c) carries the same token, and the gate in this tree caches "
-          "verified tokens (`caddymodule/verified.go`): after the first request these rows measure the "
+          "verified tokens (`internal/token/cache.go`): after the first request these rows measure the "
           "cached path (a hash and a map lookup), not a signature check per request. (d)'s Go service "
           "verifies the HS256 signature on every request.")
     w("- Any non-2xx response makes a row INVALID and its budgets NOT MEASURED: a refused request is "

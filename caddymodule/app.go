@@ -1,9 +1,13 @@
-// Package caddymodule adapts the wechat package to Caddy: the "wechat" app
-// that holds the Mini Programs, token keys and shared caches, and the HTTP
-// handlers that use it.
+// Package caddymodule is the host of the plugin's Caddy modules: the
+// "wechat" app, which holds the Mini Programs, the token keys, the store
+// and the WeChat client that every handler shares. The handlers live in
+// the packages below it (gate, login, userdata, api) and find the app
+// with FromContext; stores are guest modules in the wechat.stores
+// namespace, memory being the default and living here.
 package caddymodule
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +18,10 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-wechat/caddy-wechat/internal/flight"
+	"github.com/caddy-wechat/caddy-wechat/internal/metrics"
+	"github.com/caddy-wechat/caddy-wechat/internal/store"
+	"github.com/caddy-wechat/caddy-wechat/internal/token"
 	"github.com/caddy-wechat/caddy-wechat/wechat"
 )
 
@@ -25,15 +33,15 @@ func init() {
 var appIDPattern = regexp.MustCompile(`^wx[0-9a-f]{16}$`)
 
 const (
-	defaultTimeout  = 5 * time.Second
-	defaultTokenTTL = 2 * time.Hour
-
+	defaultTimeout     = 5 * time.Second
+	defaultTokenTTL    = 2 * time.Hour
 	defaultMaxInflight = 64
+	defaultIssuer      = "caddy-wechat"
 )
 
 // App is the "wechat" app: the Mini Programs this Caddy serves, the keys
-// that sign session tokens, and the WeChat client every handler shares.
-// Handlers find it with ctx.AppIfConfigured("wechat").
+// that sign session tokens, the store, and the WeChat client every
+// handler shares. Handlers find it with FromContext.
 type App struct {
 	// APIBase is WeChat's API origin. Default: https://api.weixin.qq.com.
 	// Point it at a wechat_mock site for development and tests.
@@ -55,42 +63,24 @@ type App struct {
 	// behind a slow WeChat. Default: 64.
 	MaxInflight int `json:"max_inflight,omitempty"`
 
-	apps    map[string]*MiniProgram
-	keys    *keyring
-	client  *wechat.Client
-	httpc   *http.Client
-	flights *flightGroup
-	rates   RateStore
-	// verified caches checked tokens; revoked is asked on every request.
-	verified *verifiedCache
-	revoked  Revocations
-	values   Values                          // shared short-lived values; see values.go
+	// StoreRaw is where state that every instance must share is kept
+	// (rate-limit counters, remembered answers, revocations, the
+	// access_token cache): a module of the wechat.stores namespace.
+	// Default: memory, which serves one instance.
+	StoreRaw json.RawMessage `json:"store,omitempty" caddy:"namespace=wechat.stores inline_key=module"`
+
+	byID     map[string]*MiniProgram
+	keys     *token.KeySet
+	verifier *token.Verifier
+	verified *token.Cache
+	client   *wechat.Client
+	httpc    *http.Client
+	flights  *flight.Group
+	store    store.Store
+	revoked  *token.Revoked
+	stopFeed func()
 	tokens   map[string]*wechat.AccessTokens // by appid; see accesstokens.go
 	logger   *zap.Logger
-}
-
-// MiniProgram is one Mini Program's credentials.
-type MiniProgram struct {
-	// AppID is the Mini Program's appid: "wx" and 16 hex digits.
-	AppID string `json:"appid"`
-
-	// Secret is the AppSecret. Give it as a {env.*} or {file.*}
-	// placeholder so that it never lands in the autosaved config or the
-	// admin API; placeholders are expanded at provisioning.
-	Secret string `json:"secret"`
-
-	secret   string
-	inflight chan struct{} // a slot per call to WeChat under way
-}
-
-// acquire takes a slot for a call to WeChat without waiting.
-func (mp *MiniProgram) acquire() (release func(), ok bool) {
-	select {
-	case mp.inflight <- struct{}{}:
-		return func() { <-mp.inflight }, true
-	default:
-		return nil, false
-	}
 }
 
 // TokenConfig configures session tokens.
@@ -123,16 +113,16 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision expands placeholders, loads or creates the signing key and
-// sets up the WeChat client.
+// Provision expands placeholders, loads the store and the signing keys,
+// and sets up the WeChat client.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	repl := caddy.NewReplacer()
+	if err := metrics.Register(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
 	if a.MaxInflight <= 0 {
 		a.MaxInflight = defaultMaxInflight
-	}
-	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
-		return err
 	}
 	if a.Timeout <= 0 {
 		a.Timeout = caddy.Duration(defaultTimeout)
@@ -144,45 +134,41 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.Token.TTL = caddy.Duration(defaultTokenTTL)
 	}
 	if a.Token.Issuer == "" {
-		a.Token.Issuer = "caddy-wechat"
+		a.Token.Issuer = defaultIssuer
 	}
 
-	a.apps = make(map[string]*MiniProgram, len(a.Apps))
+	a.flights = new(flight.Group)
+	a.verified = token.NewCache(token.DefaultCacheSize)
+	a.byID = make(map[string]*MiniProgram, len(a.Apps))
 	for _, mp := range a.Apps {
 		if mp == nil {
 			return errors.New("wechat: empty app entry")
 		}
 		mp.secret = repl.ReplaceKnown(mp.Secret, "")
 		mp.inflight = make(chan struct{}, a.MaxInflight)
-		a.apps[mp.AppID] = mp
+		a.byID[mp.AppID] = mp
 	}
 
-	key := repl.ReplaceKnown(a.Token.SigningKey, "")
-	if a.Token.SigningKey != "" && key == "" {
-		return errors.New("wechat: token signing_key expands to nothing; is the environment variable or file set?")
-	}
-	keys, err := loadKeyring(ctx, a.Token.Algorithm, []byte(key), a.Token.Issuer)
-	if err != nil {
+	if err := a.provisionStore(ctx); err != nil {
 		return err
 	}
-	a.keys = keys
+	if err := a.provisionKeys(ctx, repl); err != nil {
+		return err
+	}
 
 	// One transport per app instance: closed in Stop, so a reload does not
-	// leave idle connections to WeChat behind.
-	// WeChat never redirects; following one could carry a request to a
-	// host the operator did not configure.
+	// leave idle connections to WeChat behind. WeChat never redirects;
+	// following one could carry a request to a host the operator did not
+	// configure.
 	a.httpc = &http.Client{CheckRedirect: noRedirects, Transport: &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 5 * time.Second,
 	}}
-	a.client = &wechat.Client{BaseURL: a.APIBase, HTTPClient: a.httpc, Observe: observeAPI}
-	a.flights = new(flightGroup)
-	a.rates = newMemoryRates(maxRateKeys)
-	a.verified = newVerifiedCache(maxVerified)
-	a.revoked = newMemoryRevocations()
-	return a.provisionAccessTokens()
+	a.client = &wechat.Client{BaseURL: a.APIBase, HTTPClient: a.httpc, Observe: metrics.ObserveAPI}
+	a.provisionAccessTokens()
+	return a.feedRevocations(ctx)
 }
 
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -193,14 +179,14 @@ func (a *App) Validate() error {
 		return errors.New("wechat: no app configured; add 'app <appid> { secret <appsecret> }' to the wechat global option")
 	}
 	for _, mp := range a.Apps {
-		if err := checkAppID(mp.AppID); err != nil {
+		if err := CheckAppID(mp.AppID); err != nil {
 			return err
 		}
 		if mp.secret == "" {
 			return fmt.Errorf("wechat: app %s has no secret; set 'secret {env.WECHAT_SECRET}' (an empty environment variable or file counts as missing)", mp.AppID)
 		}
 	}
-	if len(a.apps) != len(a.Apps) {
+	if len(a.byID) != len(a.Apps) {
 		return errors.New("wechat: the same appid is configured twice")
 	}
 	if a.APIBase != "" && !strings.HasPrefix(a.APIBase, "http://") && !strings.HasPrefix(a.APIBase, "https://") {
@@ -209,7 +195,8 @@ func (a *App) Validate() error {
 	return nil
 }
 
-func checkAppID(id string) error {
+// CheckAppID reports whether id has the shape of a Mini Program appid.
+func CheckAppID(id string) error {
 	if !appIDPattern.MatchString(id) {
 		return fmt.Errorf("wechat: appid %q is not a Mini Program appid: it must be 'wx' followed by 16 lowercase hex digits, as shown in the Mini Program console (Development > Development settings)", id)
 	}
@@ -227,19 +214,26 @@ func (a *App) Stop() error {
 	return nil
 }
 
-// Cleanup releases this config's hold on state shared across reloads.
+// Cleanup stops feeding the local revocations from the store.
 func (a *App) Cleanup() error {
-	return a.releaseAccessTokens()
+	if a.stopFeed != nil {
+		a.stopFeed()
+	}
+	return nil
 }
 
-// app returns the Mini Program for appid; an empty appid picks the only
-// one when exactly one is configured.
-func (a *App) app(appID string) (*MiniProgram, bool) {
-	if appID == "" && len(a.Apps) == 1 {
-		return a.Apps[0], true
+// FromContext returns the configured wechat app, for a handler's
+// Provision. It errors clearly when the global option is missing, where
+// ctx.App would silently make an empty app.
+func FromContext(ctx caddy.Context) (*App, error) {
+	v, err := ctx.AppIfConfigured("wechat")
+	if errors.Is(err, caddy.ErrNotConfigured) {
+		return nil, errors.New("the wechat global option is missing: add a 'wechat { app <appid> { secret ... } }' block at the top of the Caddyfile")
 	}
-	mp, ok := a.apps[appID]
-	return mp, ok
+	if err != nil {
+		return nil, err
+	}
+	return v.(*App), nil
 }
 
 // Interface guards

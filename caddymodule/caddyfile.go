@@ -9,28 +9,20 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-wechat/caddy-wechat/internal/token"
 )
 
 func init() {
 	httpcaddyfile.RegisterGlobalOption("wechat", parseGlobalOption)
-	httpcaddyfile.RegisterHandlerDirective("wechat_login", parseLogin)
-	httpcaddyfile.RegisterHandlerDirective("wechat_auth", parseAuth)
-	httpcaddyfile.RegisterHandlerDirective("wechat_mock", parseMock)
-
-	// Registered against the same anchor, in the order they must run:
-	// login answers its own path before the gate can refuse it, and the
-	// gate runs before anything that proxies or responds.
-	httpcaddyfile.RegisterDirectiveOrder("wechat_login", httpcaddyfile.Before, "basic_auth")
-	httpcaddyfile.RegisterDirectiveOrder("wechat_auth", httpcaddyfile.Before, "basic_auth")
-	httpcaddyfile.RegisterDirectiveOrder("wechat_mock", httpcaddyfile.Before, "reverse_proxy")
 }
 
 // parseGlobalOption sets up the wechat app. Syntax:
 //
 //	wechat {
-//	    api_base <url>
-//	    timeout  <duration>
+//	    api_base     <url>
+//	    timeout      <duration>
+//	    max_inflight <n>
 //	    app <appid> {
 //	        secret <appsecret>
 //	    }
@@ -38,7 +30,11 @@ func init() {
 //	        signing_key <key>
 //	        ttl         <duration>
 //	        issuer      <name>
+//	        algorithm   HS256|EdDSA
 //	    }
+//	    store <module> [{
+//	        <module options>
+//	    }]
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
@@ -60,15 +56,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&a.APIBase) {
 				return d.ArgErr()
 			}
-			if !isPlaceholder(a.APIBase) && !strings.HasPrefix(a.APIBase, "http://") && !strings.HasPrefix(a.APIBase, "https://") {
+			if !IsPlaceholder(a.APIBase) && !strings.HasPrefix(a.APIBase, "http://") && !strings.HasPrefix(a.APIBase, "https://") {
 				return d.Errf("api_base %q must be an http:// or https:// origin", a.APIBase)
 			}
 		case "timeout":
-			if err := parseDuration(d, &a.Timeout); err != nil {
+			if err := ParseDuration(d, &a.Timeout); err != nil {
 				return err
 			}
 		case "max_inflight":
-			n, err := parsePositiveInt(d)
+			n, err := ParsePositiveInt(d)
 			if err != nil {
 				return err
 			}
@@ -79,6 +75,19 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.Apps = append(a.Apps, mp)
+		case "store":
+			if a.StoreRaw != nil {
+				return d.Err("store is given twice; configure one store")
+			}
+			if !d.NextArg() {
+				return d.Err("store needs a module: store memory, or store redis { url ... }")
+			}
+			name := d.Val()
+			mod, err := caddyfile.UnmarshalModule(d, "wechat.stores."+name)
+			if err != nil {
+				return err
+			}
+			a.StoreRaw = caddyconfig.JSONModuleObject(mod, "module", name, nil)
 		case "token":
 			if a.Token != nil {
 				return d.Err("the token block is given twice; merge the two blocks")
@@ -88,7 +97,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		default:
-			return d.Errf("unknown subdirective %q in wechat; expected api_base, timeout, max_inflight, app or token", d.Val())
+			return d.Errf("unknown subdirective %q in wechat; expected api_base, timeout, max_inflight, app, token or store", d.Val())
 		}
 	}
 	return nil
@@ -103,8 +112,8 @@ func parseMiniProgram(d *caddyfile.Dispenser, seen []*MiniProgram) (*MiniProgram
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	if !isPlaceholder(mp.AppID) {
-		if err := checkAppID(mp.AppID); err != nil {
+	if !IsPlaceholder(mp.AppID) {
+		if err := CheckAppID(mp.AppID); err != nil {
 			return nil, d.Err(err.Error())
 		}
 	}
@@ -145,7 +154,7 @@ func (t *TokenConfig) unmarshal(d *caddyfile.Dispenser) error {
 			}
 			keyFile, keyLine = d.File(), d.Line()
 		case "ttl":
-			if err := parseDuration(d, &t.TTL); err != nil {
+			if err := ParseDuration(d, &t.TTL); err != nil {
 				return err
 			}
 		case "issuer":
@@ -156,7 +165,7 @@ func (t *TokenConfig) unmarshal(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&t.Algorithm) {
 				return d.ArgErr()
 			}
-			if t.Algorithm != algHS256 && t.Algorithm != algEdDSA {
+			if t.Algorithm != token.HS256 && t.Algorithm != token.EdDSA {
 				return d.Errf("algorithm %q: expected HS256 or EdDSA", t.Algorithm)
 			}
 		default:
@@ -164,13 +173,15 @@ func (t *TokenConfig) unmarshal(d *caddyfile.Dispenser) error {
 		}
 	}
 	// Checked after the block, since algorithm may follow signing_key.
-	if t.SigningKey != "" && !isPlaceholder(t.SigningKey) && t.Algorithm != algEdDSA && len(t.SigningKey) < minKeyBytes {
-		return fmt.Errorf("signing_key is %d bytes; HS256 needs %d bytes or more (generate one with: openssl rand -base64 48), at %s:%d", len(t.SigningKey), minKeyBytes, keyFile, keyLine)
+	if t.SigningKey != "" && !IsPlaceholder(t.SigningKey) && t.Algorithm != token.EdDSA && len(t.SigningKey) < token.MinHS256Bytes {
+		return fmt.Errorf("signing_key is %d bytes; HS256 needs %d bytes or more (generate one with: openssl rand -base64 48), at %s:%d", len(t.SigningKey), token.MinHS256Bytes, keyFile, keyLine)
 	}
 	return nil
 }
 
-func parseDuration(d *caddyfile.Dispenser, into *caddy.Duration) error {
+// ParseDuration reads the one positive duration argument of the current
+// subdirective.
+func ParseDuration(d *caddyfile.Dispenser, into *caddy.Duration) error {
 	name := d.Val()
 	var s string
 	if !d.AllArgs(&s) {
@@ -184,7 +195,9 @@ func parseDuration(d *caddyfile.Dispenser, into *caddy.Duration) error {
 	return nil
 }
 
-func parsePositiveInt(d *caddyfile.Dispenser) (int, error) {
+// ParsePositiveInt reads the one positive whole number argument of the
+// current subdirective.
+func ParsePositiveInt(d *caddyfile.Dispenser) (int, error) {
 	name := d.Val()
 	var s string
 	if !d.AllArgs(&s) {
@@ -197,144 +210,11 @@ func parsePositiveInt(d *caddyfile.Dispenser) (int, error) {
 	return n, nil
 }
 
-// isPlaceholder reports whether s holds a placeholder, whose value is only
+// IsPlaceholder reports whether s holds a placeholder, whose value is only
 // known at provisioning, so checks on it wait for caddy validate.
-func isPlaceholder(s string) bool {
+func IsPlaceholder(s string) bool {
 	return strings.Contains(s, "{") && strings.Contains(s, "}")
 }
 
-// parseLogin sets up wechat_login. Syntax:
-//
-//	wechat_login [<matcher>]
-func parseLogin(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	l := new(Login)
-	err := l.UnmarshalCaddyfile(h.Dispenser)
-	return l, err
-}
-
-// UnmarshalCaddyfile reads wechat_login. Syntax:
-//
-//	wechat_login [<matcher>] {
-//	    rate_limit client <requests> <window> | off
-//	    rate_limit app    <requests> <window> | off
-//	}
-func (l *Login) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch d.Val() {
-		case "rate_limit":
-			if err := l.parseRateLimit(d); err != nil {
-				return err
-			}
-		default:
-			return d.Errf("unknown subdirective %q in wechat_login; expected rate_limit", d.Val())
-		}
-	}
-	return nil
-}
-
-func (l *Login) parseRateLimit(d *caddyfile.Dispenser) error {
-	args := d.RemainingArgs()
-	if len(args) < 2 {
-		return d.Err("rate_limit needs a scope and a limit: rate_limit client 30 1m, or rate_limit app off")
-	}
-	lim := &RateLimit{}
-	switch {
-	case len(args) == 2 && args[1] == "off":
-	case len(args) == 3:
-		n, err := strconv.Atoi(args[1])
-		win, werr := caddy.ParseDuration(args[2])
-		if err != nil || n <= 0 || werr != nil || win <= 0 {
-			return d.Errf("rate_limit %s %s %s: want a positive number of requests and a window such as 1m", args[0], args[1], args[2])
-		}
-		lim.Requests, lim.Window = n, caddy.Duration(win)
-	default:
-		return d.ArgErr()
-	}
-	switch args[0] {
-	case "client":
-		l.ClientRate = lim
-	case "app":
-		l.AppRate = lim
-	default:
-		return d.Errf("rate_limit scope %q: expected client or app", args[0])
-	}
-	return nil
-}
-
-// parseAuth sets up wechat_auth. Syntax:
-//
-//	wechat_auth [<matcher>] {
-//	    optional
-//	    apps <appid...>
-//	}
-func parseAuth(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	a := new(Auth)
-	err := a.UnmarshalCaddyfile(h.Dispenser)
-	return a, err
-}
-
-// UnmarshalCaddyfile reads wechat_auth.
-func (a *Auth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch d.Val() {
-		case "optional":
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			a.Optional = true
-		case "apps":
-			ids := d.RemainingArgs()
-			if len(ids) == 0 {
-				return d.Err("apps needs at least one appid: apps wx0123456789abcdef")
-			}
-			for _, id := range ids {
-				if !isPlaceholder(id) {
-					if err := checkAppID(id); err != nil {
-						return d.Err(err.Error())
-					}
-				}
-			}
-			a.Apps = append(a.Apps, ids...)
-		default:
-			return d.Errf("unknown subdirective %q in wechat_auth; expected optional or apps", d.Val())
-		}
-	}
-	return nil
-}
-
-// parseMock sets up wechat_mock. Syntax:
-//
-//	wechat_mock [<matcher>]
-func parseMock(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	m := new(Mock)
-	err := m.UnmarshalCaddyfile(h.Dispenser)
-	return m, err
-}
-
-// UnmarshalCaddyfile reads wechat_mock, which takes no options.
-func (m *Mock) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	d.Next()
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	if d.NextBlock(0) {
-		return d.Errf("unknown subdirective %q in wechat_mock", d.Val())
-	}
-	return nil
-}
-
 // Interface guards
-var (
-	_ caddyfile.Unmarshaler = (*App)(nil)
-	_ caddyfile.Unmarshaler = (*Login)(nil)
-	_ caddyfile.Unmarshaler = (*Auth)(nil)
-	_ caddyfile.Unmarshaler = (*Mock)(nil)
-)
+var _ caddyfile.Unmarshaler = (*App)(nil)

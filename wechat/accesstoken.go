@@ -29,6 +29,10 @@ type AccessTokens struct {
 	// of expires_in).
 	RefreshMargin time.Duration
 	OnRefresh     func() // optional hook, called after each successful fetch (for metrics)
+	// OnCacheError, when set, is told of every error of Cache: the call
+	// goes on without the cache (a fetch, normal mode), so a cache outage
+	// costs stable_token calls, never a failed request.
+	OnCacheError func(error)
 
 	once     sync.Once
 	defCache TokenCache
@@ -49,14 +53,14 @@ type tokenFetch struct {
 // already under way, each giving up when its own ctx ends.
 func (a *AccessTokens) Token(ctx context.Context) (string, error) {
 	c := a.cache()
-	if tok, ok := c.Get(a.AppID); ok {
+	if tok, ok := a.cached(ctx, c); ok {
 		return tok, nil
 	}
 	a.mu.Lock()
 	f := a.inflight
 	if f == nil {
 		// A fetch may have finished since the Get above.
-		if tok, ok := c.Get(a.AppID); ok {
+		if tok, ok := a.cached(ctx, c); ok {
 			a.mu.Unlock()
 			return tok, nil
 		}
@@ -85,7 +89,7 @@ func (a *AccessTokens) Do(ctx context.Context, call func(token string) error) er
 	if err = call(tok); KindOf(err) != KindToken {
 		return err
 	}
-	a.cache().CompareAndDelete(a.AppID, tok)
+	a.cacheError(a.cache().CompareAndDelete(ctx, a.AppID, tok))
 	if tok, err = a.Token(ctx); err != nil {
 		return err
 	}
@@ -112,9 +116,22 @@ func (a *AccessTokens) fetch(ctx context.Context, c TokenCache, f *tokenFetch) {
 	}
 	// Cache before clearing inflight, so that no caller in between
 	// starts a second fetch.
-	c.Set(a.AppID, tok, exp-a.margin(exp))
+	a.cacheError(c.Set(ctx, a.AppID, tok, exp-a.margin(exp)))
 	if a.OnRefresh != nil {
 		a.OnRefresh()
+	}
+}
+
+// cached asks the cache; an error counts as a miss.
+func (a *AccessTokens) cached(ctx context.Context, c TokenCache) (string, bool) {
+	tok, ok, err := c.Get(ctx, a.AppID)
+	a.cacheError(err)
+	return tok, ok && err == nil
+}
+
+func (a *AccessTokens) cacheError(err error) {
+	if err != nil && a.OnCacheError != nil {
+		a.OnCacheError(err)
 	}
 }
 

@@ -3,6 +3,7 @@ package wechat
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -71,7 +72,7 @@ func TestDoKeepsTokenRefreshedMeanwhile(t *testing.T) {
 		if tok == "tok-1" {
 			// Another instance stored a newer token before this failure
 			// came back: it must survive the CompareAndDelete of tok-1.
-			a.Cache.Set(testAppID, "tok-other", time.Hour)
+			_ = a.Cache.Set(context.Background(), testAppID, "tok-other", time.Hour)
 			return &APIError{Code: CodeTokenExpired}
 		}
 		return nil
@@ -83,29 +84,63 @@ func TestDoKeepsTokenRefreshedMeanwhile(t *testing.T) {
 
 func TestMemoryTokenCache(t *testing.T) {
 	c := NewMemoryTokenCache()
-	if _, ok := c.Get("a"); ok {
+	ctx := context.Background()
+	if _, ok, _ := c.Get(ctx, "a"); ok {
 		t.Fatal("empty cache hit")
 	}
-	c.Set("a", "new", time.Hour)
-	c.Set("b", "other", time.Hour)
-	c.CompareAndDelete("a", "old")
-	if tok, ok := c.Get("a"); !ok || tok != "new" {
+	_ = c.Set(ctx, "a", "new", time.Hour)
+	_ = c.Set(ctx, "b", "other", time.Hour)
+	_ = c.CompareAndDelete(ctx, "a", "old")
+	if tok, ok, _ := c.Get(ctx, "a"); !ok || tok != "new" {
 		t.Errorf("CompareAndDelete of an old token dropped the new one: %q, %v", tok, ok)
 	}
-	c.CompareAndDelete("a", "new")
-	if _, ok := c.Get("a"); ok {
+	_ = c.CompareAndDelete(ctx, "a", "new")
+	if _, ok, _ := c.Get(ctx, "a"); ok {
 		t.Error("CompareAndDelete of the current token kept it")
 	}
-	if tok, _ := c.Get("b"); tok != "other" {
+	if tok, _, _ := c.Get(ctx, "b"); tok != "other" {
 		t.Errorf("other appid touched: %q", tok)
 	}
-	c.Set("b", "x", 0)
-	if _, ok := c.Get("b"); ok {
+	_ = c.Set(ctx, "b", "x", 0)
+	if _, ok, _ := c.Get(ctx, "b"); ok {
 		t.Error("ttl 0 stored an entry (go-cache would keep it forever)")
 	}
-	c.Set("c", "short", 30*time.Millisecond)
+	_ = c.Set(ctx, "c", "short", 30*time.Millisecond)
 	time.Sleep(50 * time.Millisecond)
-	if _, ok := c.Get("c"); ok {
+	if _, ok, _ := c.Get(ctx, "c"); ok {
 		t.Error("expired entry returned")
+	}
+}
+
+// failingCache fails every call, as a store that is down would.
+type failingCache struct{}
+
+var errCacheDown = errors.New("cache down")
+
+func (failingCache) Get(context.Context, string) (string, bool, error) {
+	return "", false, errCacheDown
+}
+func (failingCache) Set(context.Context, string, string, time.Duration) error {
+	return errCacheDown
+}
+func (failingCache) CompareAndDelete(context.Context, string, string) error { return errCacheDown }
+
+// TestAccessTokensSurviveACacheOutage: a failing cache is a miss, not a
+// failed call, and every failure is reported.
+func TestAccessTokensSurviveACacheOutage(t *testing.T) {
+	a := newAccessTokens(t, &tokenServer{})
+	var reported atomic.Int32
+	a.Cache = failingCache{}
+	a.OnCacheError = (func(err error) {
+		if errors.Is(err, errCacheDown) {
+			reported.Add(1)
+		}
+	})
+	tok, err := a.Token(context.Background())
+	if err != nil || tok == "" {
+		t.Fatalf("token with the cache down: %q %v", tok, err)
+	}
+	if reported.Load() < 2 { // the Get before the fetch, and the Set after it
+		t.Fatalf("%d cache errors reported", reported.Load())
 	}
 }

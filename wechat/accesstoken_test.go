@@ -118,11 +118,11 @@ type ttlCache struct {
 	ttls []time.Duration
 }
 
-func (c *ttlCache) Set(appID, token string, ttl time.Duration) {
+func (c *ttlCache) Set(ctx context.Context, appID, token string, ttl time.Duration) error {
 	c.mu.Lock()
 	c.ttls = append(c.ttls, ttl)
 	c.mu.Unlock()
-	c.TokenCache.Set(appID, token, ttl)
+	return c.TokenCache.Set(ctx, appID, token, ttl)
 }
 
 func TestAccessTokensRefreshMargin(t *testing.T) {

@@ -1,18 +1,22 @@
 package wechat
 
 import (
+	"context"
 	"sync"
 	"time"
 
 	gocache "github.com/patrickmn/go-cache"
 )
 
-// TokenCache holds access tokens; a Redis-backed implementation can share them across instances.
+// TokenCache holds access tokens, one per appid. A network cache shares
+// them across instances (WeChat counts stable_token calls per app across
+// every server); its methods report failures as errors, which
+// AccessTokens treats as a miss rather than a reason to fail the call.
 type TokenCache interface {
-	Get(appID string) (string, bool)
-	Set(appID, token string, ttl time.Duration)
+	Get(ctx context.Context, appID string) (string, bool, error)
+	Set(ctx context.Context, appID, token string, ttl time.Duration) error
 	// CompareAndDelete drops the entry only if it still holds token.
-	CompareAndDelete(appID, token string)
+	CompareAndDelete(ctx context.Context, appID, token string) error
 }
 
 // NewMemoryTokenCache returns a TokenCache for one process. It has no
@@ -30,31 +34,33 @@ type memoryTokenCache struct {
 	c  *gocache.Cache
 }
 
-func (m *memoryTokenCache) Get(appID string) (string, bool) {
+func (m *memoryTokenCache) Get(_ context.Context, appID string) (string, bool, error) {
 	v, ok := m.c.Get(appID)
 	if !ok {
-		return "", false
+		return "", false, nil
 	}
 	s, ok := v.(string)
-	return s, ok
+	return s, ok, nil
 }
 
 // Set stores token for ttl. A ttl <= 0 drops the entry instead: go-cache
 // would read 0 as "default" and -1 as "forever".
-func (m *memoryTokenCache) Set(appID, token string, ttl time.Duration) {
+func (m *memoryTokenCache) Set(_ context.Context, appID, token string, ttl time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if ttl <= 0 {
 		m.c.Delete(appID)
-		return
+		return nil
 	}
 	m.c.Set(appID, token, ttl)
+	return nil
 }
 
-func (m *memoryTokenCache) CompareAndDelete(appID, token string) {
+func (m *memoryTokenCache) CompareAndDelete(_ context.Context, appID, token string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if v, ok := m.c.Get(appID); ok && v == token {
 		m.c.Delete(appID)
 	}
+	return nil
 }

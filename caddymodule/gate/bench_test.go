@@ -1,0 +1,78 @@
+package gate
+
+import (
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/caddy-wechat/caddy-wechat/internal/token"
+	"github.com/caddy-wechat/caddy-wechat/internal/token/tokentest"
+)
+
+// TestGateHitAllocs holds the gate's cache-hit path to its budget of at
+// most 5 allocations (issue: performance budgets).
+func TestGateHitAllocs(t *testing.T) {
+	gate, tok := newBareGate(t, token.HS256, []byte(tokentest.Key))
+	r, auth := gateRequest(tok)
+	w := httptest.NewRecorder()
+	serveOnce(t, gate, r, auth, w) // fill the cache
+	if r.Header.Get("X-Openid") != "oBenchUser0123456789abcdefgh" || r.Header.Get("X_openid") != "" {
+		t.Fatalf("gate did not set or strip: %v", r.Header)
+	}
+	allocs := testing.AllocsPerRun(1000, func() { serveOnce(t, gate, r, auth, w) })
+	if allocs > 5 {
+		t.Fatalf("cache hit allocates %.0f times, budget 5", allocs)
+	}
+	t.Logf("cache hit: %.0f allocations", allocs)
+}
+
+func BenchmarkGateCacheHit(b *testing.B) {
+	gate, tok := newBareGate(b, token.HS256, []byte(tokentest.Key))
+	r, auth := gateRequest(tok)
+	w := httptest.NewRecorder()
+	serveOnce(b, gate, r, auth, w)
+	b.ReportAllocs()
+	for b.Loop() {
+		serveOnce(b, gate, r, auth, w)
+	}
+}
+
+func benchmarkVerify(b *testing.B, alg string, material []byte) {
+	gate, tok := newBareGate(b, alg, material)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := gate.App.Verifier().Verify(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerifyHS256(b *testing.B) { benchmarkVerify(b, token.HS256, []byte(tokentest.Key)) }
+
+func BenchmarkVerifyEdDSA(b *testing.B) {
+	pem, err := token.GenerateKey(token.EdDSA)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchmarkVerify(b, token.EdDSA, pem)
+}
+
+func BenchmarkStripIdentity(b *testing.B) {
+	r, _ := gateRequest("x")
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Header["X-Openid"] = []string{"forged"}
+		Scrub(r)
+	}
+}
+
+func BenchmarkMintToken(b *testing.B) {
+	keys := tokentest.KeySet(b, "caddy-wechat", token.HS256, []byte(tokentest.Key))
+	now := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := keys.Mint(token.Session{AppID: tokentest.AppID, OpenID: "oBenchUser0123456789abcdefgh", SessionKey: "tiihtNczf5v6AKRyjwEUhQ=="}, now, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,209 @@
+package gate
+
+import (
+	"io"
+	"net/http"
+	"strings"
+)
+
+// trustedNames are the lowercased names, with '-' as separator, of every
+// header the edge sets for a backend to trust. A client-supplied header is
+// compared against all of them wherever the edge sets any, so that a
+// backend can never tell a forged one from ours.
+var trustedNames = [...]string{
+	"x-openid",
+	"x-unionid",
+	"x-wechat-appid",
+	"x-wechat-assertion",
+	"x-wechatpay-event-type",
+	"x-wechatpay-event-id",
+	"x-wechatpay-resource-type",
+	"x-wechatpay-verified",
+}
+
+// Scrub removes every client-supplied trusted header from r, in every
+// place a backend could read one from:
+//   - the header itself, whatever its letter case and whether it uses '-',
+//     '_' or '.' as separator (CGI and PHP-FPM fold all three onto the
+//     same HTTP_X_OPENID variable; Caddy drops '_' and '.' names by
+//     default, but operators can allow them and we must not rely on that);
+//   - the Connection header's tokens, because reverse_proxy deletes every
+//     header named there after we have set ours;
+//   - the Trailer declaration and the trailers, which net/http fills in
+//     only when the body reaches EOF and reverse_proxy then forwards
+//     (backends that merge trailers into headers would trust them).
+//
+// It runs for every request that reaches the gate, so the common case
+// (no such header, no Connection tokens to drop, no body) allocates
+// nothing.
+func Scrub(r *http.Request) {
+	stripTrusted(r.Header)
+	dropTrustedTokens(r.Header, "Connection")
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	dropTrustedTokens(r.Header, "Trailer")
+	stripTrusted(r.Trailer)
+	if _, guarded := r.Body.(*trailerGuard); !guarded {
+		r.Body = &trailerGuard{ReadCloser: r.Body, r: r}
+	}
+}
+
+// trailerGuard strips trusted names from the trailers at the moment
+// net/http merges them in: the Read that returns io.EOF. reverse_proxy
+// copies the trailers in that same Read, after this one returns, because
+// its own body wrapper sits outside this one.
+type trailerGuard struct {
+	io.ReadCloser
+	r *http.Request
+}
+
+func (g *trailerGuard) Read(p []byte) (int, error) {
+	n, err := g.ReadCloser.Read(p)
+	if err == io.EOF {
+		stripTrusted(g.r.Trailer)
+	}
+	return n, err
+}
+
+// DropTrailers removes the trailers and their declaration altogether, for
+// a request whose body the edge has replaced with its own.
+func DropTrailers(r *http.Request) {
+	r.Trailer = nil
+	r.Header.Del("Trailer")
+}
+
+func stripTrusted(h http.Header) {
+	for name := range h {
+		if isTrustedName(name) {
+			delete(h, name)
+		}
+	}
+}
+
+// dropTrustedTokens removes trusted names from a comma-separated list
+// header (Connection, Trailer), keeping every other token, and the header
+// itself when nothing is left.
+func dropTrustedTokens(h http.Header, key string) {
+	vals, ok := h[key]
+	if !ok || !anyTrustedToken(vals) {
+		return
+	}
+	var kept []string
+	for _, v := range vals {
+		for tok := range strings.SplitSeq(v, ",") {
+			if tok = strings.Trim(tok, " \t"); tok != "" && !isTrustedName(tok) {
+				kept = append(kept, tok)
+			}
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, key)
+		return
+	}
+	h[key] = []string{strings.Join(kept, ", ")}
+}
+
+func anyTrustedToken(vals []string) bool {
+	for _, v := range vals {
+		for tok := range strings.SplitSeq(v, ",") {
+			if isTrustedName(strings.Trim(tok, " \t")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isTrustedName compares without allocating: it runs for every header of
+// every request that reaches the gate.
+func isTrustedName(name string) bool {
+	for _, want := range trustedNames {
+		if len(name) == len(want) && foldEqual(name, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// foldEqual compares name to a lowercase want, folding ASCII case and
+// treating '_' and '.' as '-'.
+func foldEqual(name, want string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_' || c == '.':
+			c = '-'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// credential is what an Authorization header holds for the gate.
+type credential int
+
+const (
+	credNone      credential = iota // no Authorization, or only other schemes
+	credBearer                      // exactly one usable Bearer credential
+	credMalformed                   // a Bearer credential that cannot be used
+)
+
+// bearerToken reads the Authorization header as RFC 9110 reads
+// credentials: the scheme in any letter case, then one or more spaces or
+// tabs, then the token. Anything that names the Bearer scheme but is not
+// exactly one such credential is malformed, never "no token": under
+// optional it would otherwise reach the backend as if anonymous.
+func bearerToken(h http.Header) (string, credential) {
+	vals := h["Authorization"]
+	bearers := 0
+	for _, v := range vals {
+		for more := true; more; {
+			var seg string
+			seg, v, more = strings.Cut(v, ",")
+			if hasBearerScheme(seg) {
+				bearers++
+			}
+		}
+	}
+	switch {
+	case bearers == 0:
+		return "", credNone
+	case bearers > 1 || len(vals) > 1:
+		return "", credMalformed
+	}
+	v := strings.Trim(vals[0], " \t")
+	if strings.IndexByte(v, ',') >= 0 || !hasBearerScheme(v) {
+		return "", credMalformed // a Bearer credential among others
+	}
+	rest := v[len("bearer"):]
+	token := strings.TrimLeft(rest, " \t")
+	if len(token) == len(rest) || token == "" {
+		return "", credMalformed
+	}
+	return token, credBearer
+}
+
+// hasBearerScheme reports whether a credential, after optional
+// whitespace, starts with the Bearer scheme: "bearer" in any case, not
+// followed by another token character (so "Bearerx" is another scheme).
+func hasBearerScheme(s string) bool {
+	s = strings.TrimLeft(s, " \t")
+	if len(s) < len("bearer") || !strings.EqualFold(s[:len("bearer")], "bearer") {
+		return false
+	}
+	return len(s) == len("bearer") || !isTokenChar(s[len("bearer")])
+}
+
+// isTokenChar reports whether c may appear in an RFC 9110 token.
+func isTokenChar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}

@@ -1,0 +1,49 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-wechat/caddy-wechat/internal/store"
+	"github.com/caddy-wechat/caddy-wechat/internal/token"
+)
+
+// feedRevocations loads the store's revocations into the local copy the
+// gate asks on every request, and keeps it current from the store's
+// subscription, so that no request waits on the store.
+func (a *App) feedRevocations(ctx caddy.Context) error {
+	a.revoked = token.NewRevoked()
+	revs := a.store.Revocations()
+	var nextSweep atomic.Int64
+	apply := func(r store.Revocation) {
+		now := time.Now()
+		if n := nextSweep.Load(); now.UnixNano() >= n && nextSweep.CompareAndSwap(n, now.Add(time.Minute).UnixNano()) {
+			a.revoked.Sweep(now)
+		}
+		applyRevocation(a.revoked, r)
+	}
+	// Subscribe first, so that nothing revoked between the List and the
+	// subscription is missed; applying a revocation twice is harmless.
+	a.stopFeed = revs.Subscribe(apply)
+	list, err := revs.List(context.WithoutCancel(ctx))
+	if err != nil {
+		return fmt.Errorf("wechat: loading revocations from the store: %v", err)
+	}
+	for _, r := range list {
+		apply(r)
+	}
+	return nil
+}
+
+// applyRevocation puts one revocation into a local copy.
+func applyRevocation(set *token.Revoked, r store.Revocation) {
+	if r.SID != "" {
+		set.RevokeSession(r.SID, r.Until)
+		return
+	}
+	set.RevokeUser(r.AppID, r.OpenID, r.NotBefore, r.Until)
+}

@@ -1,0 +1,132 @@
+// Package token is the session token: its claims, minting and verifying
+// with a set of keys, and the session_key sealed inside it. It has no
+// Caddy dependency, so that it can be fuzzed and raced cheaply and used by
+// tools.
+package token
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Algorithms a key can have. HS256 keeps the key shared (any JWT library
+// verifies with it); EdDSA lets verifiers hold only the public key.
+const (
+	HS256 = "HS256"
+	EdDSA = "EdDSA"
+)
+
+// MinHS256Bytes is HS256's key size: a shorter key weakens the MAC.
+const MinHS256Bytes = 32
+
+// Key is one signing key and what is derived from it. Deriving (never
+// reusing) keeps the JWT key and the session_key seal independent.
+type Key struct {
+	// ID is the kid: in the header of every token the key signs, and in
+	// front of every session_key it seals.
+	ID     string
+	method jwt.SigningMethod
+	sign   any // []byte or ed25519.PrivateKey
+	verify any // []byte or ed25519.PublicKey
+	seal   cipher.AEAD
+}
+
+// Alg is the key's JWT algorithm.
+func (k *Key) Alg() string { return k.method.Alg() }
+
+// PublicKey is the key verifiers elsewhere need, or nil for a shared
+// HS256 key, which must never be published.
+func (k *Key) PublicKey() ed25519.PublicKey {
+	pub, _ := k.verify.(ed25519.PublicKey)
+	return pub
+}
+
+// NewKey builds the key for alg ("" is HS256) from its material: the HS256
+// key itself, or an Ed25519 private key in PEM (PKCS#8). The kid and the
+// seal key are derived exactly as releases before key sets did, so that
+// tokens and sealed session_keys issued then stay readable.
+func NewKey(alg string, material []byte) (*Key, error) {
+	k := &Key{}
+	var secret []byte // what the seal key comes from
+	switch alg {
+	case "", HS256:
+		if len(material) < MinHS256Bytes {
+			return nil, fmt.Errorf("wechat: token signing_key is %d bytes; HS256 needs %d bytes or more (generate one with: openssl rand -base64 48)", len(material), MinHS256Bytes)
+		}
+		k.method, k.sign, k.verify, secret = jwt.SigningMethodHS256, material, material, material
+		kid, err := hkdf.Key(sha256.New, material, nil, "caddy-wechat kid v1", 8)
+		if err != nil {
+			return nil, err
+		}
+		k.ID = hex.EncodeToString(kid)
+	case EdDSA:
+		priv, err := parseEd25519(material)
+		if err != nil {
+			return nil, err
+		}
+		pub := priv.Public().(ed25519.PublicKey)
+		k.method, k.sign, k.verify, secret = jwt.SigningMethodEdDSA, priv, pub, priv.Seed()
+		sum := sha256.Sum256(pub)
+		k.ID = hex.EncodeToString(sum[:8])
+	default:
+		return nil, fmt.Errorf("wechat: token algorithm %q: expected HS256 or EdDSA", alg)
+	}
+	sealKey, err := hkdf.Key(sha256.New, secret, nil, "caddy-wechat session_key seal v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(sealKey)
+	if err != nil {
+		return nil, err
+	}
+	if k.seal, err = cipher.NewGCM(block); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func parseEd25519(material []byte) (ed25519.PrivateKey, error) {
+	block, _ := pem.Decode(material)
+	if block == nil {
+		return nil, errors.New("wechat: an EdDSA signing_key must be an Ed25519 private key in PEM (generate one with: openssl genpkey -algorithm ed25519)")
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("wechat: EdDSA signing_key: %v", err)
+	}
+	priv, ok := key.(ed25519.PrivateKey)
+	if !ok {
+		return nil, errors.New("wechat: EdDSA signing_key is not an Ed25519 key")
+	}
+	return priv, nil
+}
+
+// GenerateKey makes new key material for alg: 48 random bytes for HS256,
+// or an Ed25519 private key in PEM.
+func GenerateKey(alg string) ([]byte, error) {
+	if alg == EdDSA {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			return nil, err
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+	}
+	key := make([]byte, 48)
+	_, err := rand.Read(key)
+	return key, err
+}

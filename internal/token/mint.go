@@ -1,0 +1,48 @@
+package token
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Session is what a token is minted for.
+type Session struct {
+	AppID      string
+	OpenID     string
+	UnionID    string
+	SessionKey string // sealed into the token; empty for none
+}
+
+// Mint issues a token for s, signed with the current key, valid from now
+// for ttl (exp in whole seconds).
+func (ks *KeySet) Mint(s Session, now time.Time, ttl time.Duration) (string, time.Time, error) {
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", time.Time{}, err
+	}
+	exp := now.Add(ttl).Truncate(time.Second)
+	c := &claims{
+		Issuer:    ks.issuer,
+		Subject:   s.OpenID,
+		Audience:  s.AppID,
+		IssuedAt:  newUnixTime(now),
+		ExpiresAt: newUnixTime(exp),
+		ID:        base64.RawURLEncoding.EncodeToString(jti),
+		UnionID:   s.UnionID,
+	}
+	if s.SessionKey != "" {
+		sealed, err := ks.seal(s.AppID, s.OpenID, s.SessionKey)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		c.SealedKey = sealed
+	}
+	k := ks.Current()
+	t := jwt.NewWithClaims(k.method, c)
+	t.Header["kid"] = k.ID
+	str, err := t.SignedString(k.sign)
+	return str, exp, err
+}
