@@ -135,7 +135,8 @@ func FuzzGate(f *testing.F) {
 	}
 	gates := map[bool]*Auth{}
 	for _, opt := range []bool{false, true} {
-		gates[opt] = &Auth{Optional: opt, AppRef: caddymodule.AppRef{App: app, Logger: zap.NewNop()}}
+		gates[opt] = &Auth{Optional: opt, AppRef: caddymodule.AppRef{Logger: zap.NewNop()}}
+		gates[opt].use(app)
 	}
 
 	f.Fuzz(func(t *testing.T, optional bool, auth, headers string) {

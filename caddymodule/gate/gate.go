@@ -49,6 +49,10 @@ type Auth struct {
 	Apps []string `json:"apps,omitempty"`
 
 	onlyApps map[string]bool
+	// What the per-request path uses, taken from the app once.
+	cache    *token.Cache
+	verifier *token.Verifier
+	revoked  *token.Revoked
 
 	caddymodule.AppRef
 }
@@ -67,6 +71,7 @@ func (a *Auth) Provision(ctx caddy.Context) error {
 	if err := a.ProvisionApp(ctx); err != nil {
 		return err
 	}
+	a.use(a.App)
 	if len(a.Apps) > 0 {
 		a.onlyApps = make(map[string]bool, len(a.Apps))
 		for _, id := range a.Apps {
@@ -77,6 +82,12 @@ func (a *Auth) Provision(ctx caddy.Context) error {
 		}
 	}
 	return nil
+}
+
+// use takes what the per-request path needs from app.
+func (a *Auth) use(app *caddymodule.App) {
+	a.App = app
+	a.cache, a.verifier, a.revoked = app.VerifiedCache(), app.Verifier(), app.Revoked()
 }
 
 // anonymous is the placeholder value of an anonymous request, boxed once:
@@ -145,16 +156,15 @@ var errRevoked = errors.New("token revoked")
 // Revocation is checked on every request, hit or miss.
 func (a *Auth) identity(tok string) (*token.Identity, error) {
 	now := time.Now()
-	app := a.App
-	id := app.VerifiedCache().Get(tok, now)
+	id := a.cache.Get(tok, now)
 	if id == nil {
 		var err error
-		if id, err = app.Verifier().Verify(tok); err != nil {
+		if id, err = a.verifier.Verify(tok); err != nil {
 			return nil, err
 		}
-		app.VerifiedCache().Put(tok, id, now)
+		a.cache.Put(tok, id, now)
 	}
-	if app.Revoked().Refuses(id, now) {
+	if a.revoked.Refuses(id, now) {
 		return nil, errRevoked
 	}
 	return id, nil

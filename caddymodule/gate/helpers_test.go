@@ -40,7 +40,8 @@ func newApp(tb testing.TB, alg string, material []byte) *caddymodule.App {
 func newBareGate(tb testing.TB, alg string, material []byte) (*Auth, string) {
 	tb.Helper()
 	app := newApp(tb, alg, material)
-	gate := &Auth{AppRef: caddymodule.AppRef{App: app, Logger: zap.NewNop()}}
+	gate := &Auth{AppRef: caddymodule.AppRef{Logger: zap.NewNop()}}
+	gate.use(app)
 	tok, _, err := app.Keys().Mint(token.Session{AppID: tokentest.AppID, OpenID: "oBenchUser0123456789abcdefgh", UnionID: "oBenchUnion0123456789abcdefg", SessionKey: "tiihtNczf5v6AKRyjwEUhQ=="}, time.Now(), time.Hour)
 	if err != nil {
 		tb.Fatal(err)
