@@ -31,6 +31,7 @@ func init() {
 //	        ttl         <duration>
 //	        issuer      <name>
 //	        algorithm   HS256|EdDSA
+//	        cache_size  <n>
 //	    }
 //	    store <module> [{
 //	        <module options>
@@ -161,6 +162,12 @@ func (t *TokenConfig) unmarshal(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&t.Issuer) {
 				return d.ArgErr()
 			}
+		case "cache_size":
+			n, err := ParsePositiveInt(d)
+			if err != nil {
+				return err
+			}
+			t.CacheSize = n
 		case "algorithm":
 			if !d.AllArgs(&t.Algorithm) {
 				return d.ArgErr()
@@ -169,7 +176,7 @@ func (t *TokenConfig) unmarshal(d *caddyfile.Dispenser) error {
 				return d.Errf("algorithm %q: expected HS256 or EdDSA", t.Algorithm)
 			}
 		default:
-			return d.Errf("unknown subdirective %q in token; expected signing_key, ttl, issuer or algorithm", d.Val())
+			return d.Errf("unknown subdirective %q in token; expected signing_key, ttl, issuer, algorithm or cache_size", d.Val())
 		}
 	}
 	// Checked after the block, since algorithm may follow signing_key.

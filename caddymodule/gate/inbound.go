@@ -92,7 +92,7 @@ func dropTrustedTokens(h http.Header, key string) {
 	var kept []string
 	for _, v := range vals {
 		for tok := range strings.SplitSeq(v, ",") {
-			if tok = strings.Trim(tok, " \t"); tok != "" && !isTrustedName(tok) {
+			if tok = trimOWS(tok); tok != "" && !isTrustedName(tok) {
 				kept = append(kept, tok)
 			}
 		}
@@ -107,7 +107,7 @@ func dropTrustedTokens(h http.Header, key string) {
 func anyTrustedToken(vals []string) bool {
 	for _, v := range vals {
 		for tok := range strings.SplitSeq(v, ",") {
-			if isTrustedName(strings.Trim(tok, " \t")) {
+			if isTrustedName(trimOWS(tok)) {
 				return true
 			}
 		}
@@ -115,9 +115,21 @@ func anyTrustedToken(vals []string) bool {
 	return false
 }
 
+// trustedLength marks the lengths of trustedNames, so that nearly every
+// ordinary header is told apart by its length and first byte alone.
+var trustedLength = func() (set [32]bool) {
+	for _, n := range trustedNames {
+		set[len(n)] = true
+	}
+	return set
+}()
+
 // isTrustedName compares without allocating: it runs for every header of
 // every request that reaches the gate.
 func isTrustedName(name string) bool {
+	if len(name) >= len(trustedLength) || !trustedLength[len(name)] || name[0]|0x20 != 'x' {
+		return false
+	}
 	for _, want := range trustedNames {
 		if len(name) == len(want) && foldEqual(name, want) {
 			return true
@@ -176,12 +188,12 @@ func bearerToken(h http.Header) (string, credential) {
 	case bearers > 1 || len(vals) > 1:
 		return "", credMalformed
 	}
-	v := strings.Trim(vals[0], " \t")
+	v := trimOWS(vals[0])
 	if strings.IndexByte(v, ',') >= 0 || !hasBearerScheme(v) {
 		return "", credMalformed // a Bearer credential among others
 	}
 	rest := v[len("bearer"):]
-	token := strings.TrimLeft(rest, " \t")
+	token := trimLeftOWS(rest)
 	if len(token) == len(rest) || token == "" {
 		return "", credMalformed
 	}
@@ -192,11 +204,29 @@ func bearerToken(h http.Header) (string, credential) {
 // whitespace, starts with the Bearer scheme: "bearer" in any case, not
 // followed by another token character (so "Bearerx" is another scheme).
 func hasBearerScheme(s string) bool {
-	s = strings.TrimLeft(s, " \t")
+	s = trimLeftOWS(s)
 	if len(s) < len("bearer") || !strings.EqualFold(s[:len("bearer")], "bearer") {
 		return false
 	}
 	return len(s) == len("bearer") || !isTokenChar(s[len("bearer")])
+}
+
+// trimLeftOWS drops leading spaces and tabs (RFC 9110's OWS) without
+// strings.Trim's per-call cutset, on every request's Authorization.
+func trimLeftOWS(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	return s
+}
+
+// trimOWS drops leading and trailing spaces and tabs.
+func trimOWS(s string) string {
+	s = trimLeftOWS(s)
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // isTokenChar reports whether c may appear in an RFC 9110 token.

@@ -1,7 +1,10 @@
 package token
 
 import (
+	"fmt"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -36,4 +39,84 @@ func TestVerifiedCacheBounds(t *testing.T) {
 			t.Fatalf("cache grew to %d entries, bound 100", len(c.m))
 		}
 	}
+}
+
+// TestCacheBindsTheWholeToken: a token that carries a cached token's
+// signature but differs anywhere else is a miss, never that identity.
+func TestCacheBindsTheWholeToken(t *testing.T) {
+	c := NewCache(10)
+	now := time.Now()
+	id := &Identity{OpenID: "oAlice", ExpiresAt: now.Add(time.Hour)}
+	tok := "eyJoZWFkZXIifQ.eyJzdWIiOiJvQWxpY2UifQ.c2lnbmF0dXJl"
+	c.Put(tok, id, now)
+	if c.Get(tok, now) != id {
+		t.Fatal("the cached token is a miss")
+	}
+	sig := tok[strings.LastIndexByte(tok, '.'):]
+	for _, other := range []string{
+		"eyJoZWFkZXIifQ.eyJzdWIiOiJvTWFsbG9yeSJ9" + sig, // another payload
+		"eyJoZWFkZXIifQ.eyJzdWIiOiJvQWxpY2UiFQ" + sig,   // the same length
+		"eyJoZWFkZXIiFQ.eyJzdWIiOiJvQWxpY2UifQ" + sig,   // another header
+		"x" + tok[1:], // one byte
+		sig[1:],       // the signature alone
+	} {
+		if c.Get(other, now) != nil {
+			t.Errorf("%q has the cached identity", other)
+		}
+	}
+}
+
+// TestCacheMemory measures the heap that DefaultCacheSize verified tokens
+// hold in the cache (identities included: the verifier makes them for the
+// cache alone), against the budget of 64 MB for 100,000 tokens.
+func TestCacheMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills the cache with 100,000 tokens")
+	}
+	ks, _ := NewKeySet("caddy-wechat", mustKey(t))
+	v := NewVerifier(ks, func(string) bool { return true })
+	now := time.Now()
+	toks := make([]string, DefaultCacheSize)
+	for i := range toks {
+		tok, _, err := ks.Mint(Session{AppID: "wx0123456789abcdef", OpenID: fmt.Sprintf("oMem%024d", i), UnionID: fmt.Sprintf("uMem%024d", i), SessionKey: "tiihtNczf5v6AKRyjwEUhQ=="}, now, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks[i] = tok
+	}
+	c := NewCache(DefaultCacheSize)
+	before := heapInUse()
+	for _, tok := range toks {
+		id, err := v.Verify(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Put(tok, id, now)
+	}
+	after := heapInUse()
+	if c.Len() != DefaultCacheSize {
+		t.Fatalf("the cache holds %d tokens, want %d", c.Len(), DefaultCacheSize)
+	}
+	per := float64(after-before) / DefaultCacheSize
+	t.Logf("%d tokens of %d bytes: %.1f MB, %.0f bytes an entry", DefaultCacheSize, len(toks[0]), float64(after-before)/1e6, per)
+	if after-before > 64<<20 {
+		t.Fatalf("the cache holds %.1f MB for %d tokens, budget 64 MB", float64(after-before)/(1<<20), DefaultCacheSize)
+	}
+	runtime.KeepAlive(toks)
+	runtime.KeepAlive(c)
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+func mustKey(t *testing.T) *Key {
+	k, err := NewKey(HS256, []byte("memory-test-key-0123456789-abcdefghijklm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

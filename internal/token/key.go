@@ -40,6 +40,10 @@ type Key struct {
 	sign   any // []byte or ed25519.PrivateKey
 	verify any // []byte or ed25519.PublicKey
 	seal   cipher.AEAD
+	// header is the encoded header of the tokens this key signs, and macs
+	// its pooled HMAC states: the fast path's (fast.go).
+	header string
+	macs   *macs
 }
 
 // Alg is the key's JWT algorithm.
@@ -92,6 +96,10 @@ func NewKey(alg string, material []byte) (*Key, error) {
 	}
 	if k.seal, err = cipher.NewGCM(block); err != nil {
 		return nil, err
+	}
+	k.header = headerSegment(k)
+	if mac, ok := k.verify.([]byte); ok {
+		k.macs = newMACs(mac)
 	}
 	return k, nil
 }

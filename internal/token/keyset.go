@@ -11,9 +11,10 @@ import (
 // out: add the new one first and keep the old one until its tokens are
 // gone.
 type KeySet struct {
-	keys   []*Key
-	byID   map[string]*Key
-	issuer string
+	keys     []*Key
+	byID     map[string]*Key
+	byHeader map[string]*Key // by the encoded header of their tokens
+	issuer   string
 }
 
 // NewKeySet makes a set that signs with keys[0] and names issuer in iss.
@@ -23,12 +24,13 @@ func NewKeySet(issuer string, keys ...*Key) (*KeySet, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("wechat: a token key set needs at least one key")
 	}
-	ks := &KeySet{keys: keys, byID: make(map[string]*Key, len(keys)), issuer: issuer}
+	ks := &KeySet{keys: keys, byID: make(map[string]*Key, len(keys)), byHeader: make(map[string]*Key, len(keys)), issuer: issuer}
 	for _, k := range keys {
 		if _, dup := ks.byID[k.ID]; dup {
 			return nil, fmt.Errorf("wechat: two token keys have the same kid %s; each key may be given once", k.ID)
 		}
 		ks.byID[k.ID] = k
+		ks.byHeader[k.header] = k
 	}
 	return ks, nil
 }
