@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -73,6 +74,35 @@ func BenchmarkMintToken(b *testing.B) {
 	for b.Loop() {
 		if _, _, err := keys.Mint(token.Session{AppID: tokentest.AppID, OpenID: "oBenchUser0123456789abcdefgh", SessionKey: "tiihtNczf5v6AKRyjwEUhQ=="}, now, time.Hour); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGateCacheHitManyUsers is the hit path with 100,000 users'
+// tokens in the cache, requests cycling through them all: what a popular
+// app's gate does, memory latency included.
+func BenchmarkGateCacheHitManyUsers(b *testing.B) {
+	gate, _ := newBareGate(b, token.HS256, []byte(tokentest.Key))
+	now := time.Now()
+	toks := make([][]string, token.DefaultCacheSize)
+	for i := range toks {
+		tok, _, err := gate.App.Keys().Mint(token.Session{AppID: tokentest.AppID, OpenID: fmt.Sprintf("oBench%022d", i), SessionKey: "tiihtNczf5v6AKRyjwEUhQ=="}, now, time.Hour)
+		if err != nil {
+			b.Fatal(err)
+		}
+		toks[i] = []string{"Bearer " + tok}
+	}
+	r, _ := gateRequest("x")
+	w := httptest.NewRecorder()
+	for _, auth := range toks {
+		serveOnce(b, gate, r, auth, w)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		serveOnce(b, gate, r, toks[i], w)
+		if i++; i == len(toks) {
+			i = 0
 		}
 	}
 }

@@ -8,8 +8,12 @@ import (
 )
 
 // MaxCacheAge bounds how long a verified token is trusted without
-// checking its signature again; a token's own exp bounds it further.
-const MaxCacheAge = 5 * time.Minute
+// checking its signature again; a token's own exp bounds it further. Each
+// entry gets between half of it and all of it, at random, so that tokens
+// cached together (a burst of logins, a bench) are not all checked again
+// in the same second. The cache belongs to one loaded config, so a key
+// removed by a reload is never trusted through it.
+const MaxCacheAge = 30 * time.Minute
 
 // DefaultCacheSize holds the tokens of 100,000 users active at once, in
 // about 55 MB (TestCacheMemory measures it). A flood of distinct valid
@@ -76,11 +80,12 @@ func (c *Cache) Get(tok string, now time.Time) *Identity {
 
 // Put remembers a verified token until its exp, or MaxCacheAge.
 func (c *Cache) Put(tok string, id *Identity, now time.Time) {
-	until := now.Add(MaxCacheAge)
+	sum := maphash.String(c.seed, tok)
+	until := now.Add(MaxCacheAge/2 + time.Duration(sum%uint64(MaxCacheAge/2)))
 	if id.ExpiresAt.Before(until) {
 		until = id.ExpiresAt
 	}
-	e := cacheEntry{id: id, sum: maphash.String(c.seed, tok), size: len(tok), until: until.UnixNano()}
+	e := cacheEntry{id: id, sum: sum, size: len(tok), until: until.UnixNano()}
 	key := strings.Clone(signature(tok))
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -88,7 +93,7 @@ func (c *Cache) Put(tok string, id *Identity, now time.Time) {
 		c.dropExpired(n)
 		c.next = n + int64(sweepEvery)
 	}
-	if len(c.m) >= c.max {
+	if _, known := c.m[key]; !known && len(c.m) >= c.max {
 		c.evict(now.UnixNano())
 	}
 	c.m[key] = e
