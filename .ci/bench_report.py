@@ -274,7 +274,6 @@ def build(runs, meta, top):
             result += ", within noise"
         result += suspect(k, "a")
         w(f"| {name} | ≤ +{P99_BUDGET_MS:.2f} ms | {delta:+.2f} ms | {rounds} ms | {result} |")
-    w("")
     for k in ("f", "g"):
         name = f"({k}) heap of the cache"
         raw = meta.get(f"heap_{k}")
@@ -292,6 +291,7 @@ def build(runs, meta, top):
         else:
             counts["MISSED"] += 1
             w(f"| {name} | ≤ {HEAP_BUDGET_MB} MB | {grown:.1f} MB | {detail} | **MISSED** |")
+    w("")
     w("")
     w(f"Budgets: {counts['PASS']} passed, {counts['MISSED']} missed, {counts['NOT MEASURED']} not measured.")
     if all(k in summ and not summ[k]["invalid"] for k in ("a", "a2", "c")):
