@@ -130,7 +130,7 @@ func FuzzGate(f *testing.F) {
 	}
 
 	app := newApp(f, token.HS256, []byte(tokentest.Key))
-	if err := app.Store().Revocations().Revoke(context.Background(), store.Revocation{SID: fx.RevokedJTI, Until: time.Now().Add(2 * time.Hour)}); err != nil {
+	if err := app.Store().Revocations().Revoke(context.Background(), store.Revocation{SID: fx.RevokedSID, Until: time.Now().Add(2 * time.Hour)}); err != nil {
 		f.Fatal(err)
 	}
 	gates := map[bool]*Auth{}

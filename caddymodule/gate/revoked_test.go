@@ -23,7 +23,7 @@ func TestRevokedTokenRefused(t *testing.T) {
 	if id == nil {
 		t.Fatal("token not cached after a successful check")
 	}
-	if err := gate.App.Store().Revocations().Revoke(context.Background(), store.Revocation{SID: id.ID, Until: id.ExpiresAt}); err != nil {
+	if err := gate.App.Store().Revocations().Revoke(context.Background(), store.Revocation{SID: id.SID, Until: id.ExpiresAt}); err != nil {
 		t.Fatal(err)
 	}
 	r, auth = gateRequest(tok)

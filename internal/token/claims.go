@@ -22,6 +22,11 @@ type claims struct {
 	// SealedKey is the session_key sealed under a key derived from a
 	// signing key, bound to appid and openid (see seal.go).
 	SealedKey string `json:"sk,omitempty"`
+	// SID names the session, the same in every token a renewal chain
+	// produces; AuthTime is when the user logged in. Tokens minted
+	// before sessions have neither: each is its own session.
+	SID      string    `json:"sid,omitempty"`
+	AuthTime *unixTime `json:"auth_time,omitempty"`
 }
 
 func (c *claims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt.date(), nil }

@@ -109,6 +109,7 @@ func agree(t *testing.T, v *Verifier, tok string) {
 		return
 	}
 	if fast.OpenID != full.OpenID || fast.UnionID != full.UnionID || fast.AppID != full.AppID || fast.ID != full.ID ||
+		fast.SID != full.SID || !fast.AuthTime.Equal(full.AuthTime) ||
 		fast.sealedKey != full.sealedKey || fast.keyID != full.keyID ||
 		!fast.IssuedAt.Equal(full.IssuedAt) || !fast.ExpiresAt.Equal(full.ExpiresAt) ||
 		fast.ReplOpenID != full.ReplOpenID || fast.ReplUnionID != full.ReplUnionID || fast.ReplAppID != full.ReplAppID {
@@ -138,6 +139,8 @@ func FuzzFastPathClaims(f *testing.F) {
 	for _, s := range []string{
 		`{"iss":"caddy-wechat","sub":"o1","aud":"wx0123456789abcdef","iat":1800000000,"exp":1800003600,"jti":"j"}`,
 		`{"iss":"caddy-wechat","sub":"o1","aud":"wx0123456789abcdef","iat":1800000000,"exp":1800003600,"jti":"j","unionid":"u","sk":"k.x"}`,
+		`{"iss":"caddy-wechat","sub":"o1","aud":"wx0123456789abcdef","iat":1800000000,"exp":1800003600,"jti":"j","sid":"s","auth_time":1799990000}`,
+		`{"iss":"caddy-wechat","sub":"o1","aud":"wx0123456789abcdef","iat":1800000000,"exp":1800003600,"jti":"j","sid":"","auth_time":"1"}`,
 		`{"iss":"caddy-wechat","sub":"o1","aud":"wx0123456789abcdef","iat":1800000000,"exp":1800003600,"nbf":1800000003,"jti":"j"}`,
 		`{"iss":"caddy-wechat","sub":"o1","aud":"wx0123456789abcdef","iat":1800000000,"exp":1800000004,"jti":"j"}`,
 		`{"iss":"caddy-wechat","sub":"o1","aud":"wx0123456789abcdef","iat":1800000006,"exp":1800003600}`,

@@ -10,9 +10,9 @@ import (
 // numbers of at most 15 digits. parse refuses anything else, which then
 // goes to the full parse.
 type fastClaims struct {
-	iss, sub, aud, jti, unionid, sk []byte
-	iat, exp, nbf                   int64
-	seen                            uint16
+	iss, sub, aud, jti, unionid, sk, sid []byte
+	iat, exp, nbf, authTime              int64
+	seen                                 uint16
 }
 
 // The claims fastClaims knows, as bits of seen.
@@ -26,6 +26,8 @@ const (
 	cJti
 	cUnionID
 	cSk
+	cSID
+	cAuthTime
 )
 
 func (c *fastClaims) parse(b []byte) bool {
@@ -58,6 +60,10 @@ func (c *fastClaims) parse(b []byte) bool {
 			bit, str = cUnionID, &c.unionid
 		case "sk":
 			bit, str = cSk, &c.sk
+		case "sid":
+			bit, str = cSID, &c.sid
+		case "auth_time":
+			bit, num = cAuthTime, &c.authTime
 		case "iat":
 			bit, num = cIat, &c.iat
 		case "exp":
@@ -151,6 +157,12 @@ func (c *fastClaims) valid(v *Verifier, now time.Time) bool {
 // identity builds the Identity, its strings cut from one allocation so
 // that a cached token costs as little memory as it can.
 func (c *fastClaims) identity(kid string) *Identity {
-	parts := [...][]byte{c.sub, c.unionid, c.aud, c.jti, c.sk, bytesOf(kid)}
-	return newIdentity(parts, time.Unix(c.iat, 0), time.Unix(c.exp, 0))
+	var parts [nParts][]byte
+	parts[partOpenID], parts[partUnionID], parts[partAppID] = c.sub, c.unionid, c.aud
+	parts[partJTI], parts[partSealed], parts[partKID], parts[partSID] = c.jti, c.sk, bytesOf(kid), c.sid
+	var authTime time.Time
+	if c.seen&cAuthTime != 0 {
+		authTime = time.Unix(c.authTime, 0)
+	}
+	return newIdentity(parts, time.Unix(c.iat, 0), time.Unix(c.exp, 0), authTime)
 }

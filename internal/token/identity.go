@@ -11,6 +11,12 @@ type Identity struct {
 	UnionID   string
 	AppID     string
 	ID        string // the token's jti
+	// SID is the session: the token's sid, or its jti for a token from
+	// before sessions, which is its own session.
+	SID string
+	// AuthTime is when the user logged in: the token's auth_time, or its
+	// iat for a token from before sessions.
+	AuthTime  time.Time
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 	sealedKey string
@@ -27,9 +33,28 @@ func (id *Identity) String() string { return id.OpenID }
 // HasSessionKey reports whether the token carries a sealed session_key.
 func (id *Identity) HasSessionKey() bool { return id.sealedKey != "" }
 
-// newIdentity makes an Identity from its strings (openid, unionid, appid,
-// jti, sealed key, kid), copied into one backing string, and its times.
-func newIdentity(parts [6][]byte, iat, exp time.Time) *Identity {
+// Session is what a token renewed or handed to a web-view carries over:
+// the same user, the same session, the same sealed session_key.
+func (id *Identity) Session() Session {
+	return Session{AppID: id.AppID, OpenID: id.OpenID, UnionID: id.UnionID, SID: id.SID, AuthTime: id.AuthTime, SealedKey: id.sealedKey}
+}
+
+// Indexes of the parts of an Identity for newIdentity.
+const (
+	partOpenID = iota
+	partUnionID
+	partAppID
+	partJTI
+	partSealed
+	partKID
+	partSID
+	nParts
+)
+
+// newIdentity makes an Identity from its strings, copied into one
+// backing string, and its times. An empty sid or a zero authTime means a
+// token from before sessions.
+func newIdentity(parts [nParts][]byte, iat, exp, authTime time.Time) *Identity {
 	n := 0
 	for _, p := range parts {
 		n += len(p)
@@ -40,23 +65,32 @@ func newIdentity(parts [6][]byte, iat, exp time.Time) *Identity {
 		b.Write(p)
 	}
 	all := b.String()
-	var cut [6]string
+	var cut [nParts]string
 	at := 0
 	for i, p := range parts {
 		cut[i] = all[at : at+len(p)]
 		at += len(p)
 	}
-	return &Identity{
-		OpenID:      cut[0],
-		UnionID:     cut[1],
-		AppID:       cut[2],
-		ID:          cut[3],
-		sealedKey:   cut[4],
-		keyID:       cut[5],
+	id := &Identity{
+		OpenID:      cut[partOpenID],
+		UnionID:     cut[partUnionID],
+		AppID:       cut[partAppID],
+		ID:          cut[partJTI],
+		SID:         cut[partSID],
+		sealedKey:   cut[partSealed],
+		keyID:       cut[partKID],
+		AuthTime:    authTime,
 		IssuedAt:    iat,
 		ExpiresAt:   exp,
-		ReplOpenID:  cut[0],
-		ReplUnionID: cut[1],
-		ReplAppID:   cut[2],
+		ReplOpenID:  cut[partOpenID],
+		ReplUnionID: cut[partUnionID],
+		ReplAppID:   cut[partAppID],
 	}
+	if id.SID == "" {
+		id.SID = id.ID
+	}
+	if id.AuthTime.IsZero() {
+		id.AuthTime = iat
+	}
+	return id
 }

@@ -53,6 +53,10 @@ func TestTokensFromBeforeKeySets(t *testing.T) {
 		if id.OpenID != legacyOpenID || id.UnionID != tc.union || id.AppID != tokentest.AppID {
 			t.Fatalf("identity %+v", id)
 		}
+		// Before sessions, a token is its own session, begun when issued.
+		if id.SID != id.ID || !id.AuthTime.Equal(id.IssuedAt) {
+			t.Fatalf("a token from before sessions: sid %q (jti %q), auth_time %v (iat %v)", id.SID, id.ID, id.AuthTime, id.IssuedAt)
+		}
 		sk, err := tc.ks.SessionKey(id)
 		if err != nil || sk != tc.sk {
 			t.Fatalf("%s: its session_key opens as %q, %v", tc.ks.Current().Alg(), sk, err)

@@ -10,10 +10,26 @@ import (
 
 // Session is what a token is minted for.
 type Session struct {
-	AppID      string
-	OpenID     string
-	UnionID    string
-	SessionKey string // sealed into the token; empty for none
+	AppID   string
+	OpenID  string
+	UnionID string
+	// SessionKey is sealed into the token; SealedKey, from another token
+	// of the session, is carried over as it is. Both empty: none.
+	SessionKey string
+	SealedKey  string
+	// SID and AuthTime name the session and its login; a new session
+	// (empty SID) gets a random sid and now.
+	SID      string
+	AuthTime time.Time
+}
+
+// NewSID makes a session id: 128 random bits.
+func NewSID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // Mint issues a token for s, signed with the current key, valid from now
@@ -32,7 +48,20 @@ func (ks *KeySet) Mint(s Session, now time.Time, ttl time.Duration) (string, tim
 		ExpiresAt: newUnixTime(exp),
 		ID:        base64.RawURLEncoding.EncodeToString(jti),
 		UnionID:   s.UnionID,
+		SealedKey: s.SealedKey,
+		SID:       s.SID,
 	}
+	if c.SID == "" {
+		sid, err := NewSID()
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		c.SID, s.AuthTime = sid, now
+	}
+	if s.AuthTime.IsZero() {
+		s.AuthTime = now
+	}
+	c.AuthTime = newUnixTime(s.AuthTime)
 	if s.SessionKey != "" {
 		sealed, err := ks.seal(s.AppID, s.OpenID, s.SessionKey)
 		if err != nil {

@@ -36,8 +36,8 @@ func (r *Revoked) RevokeSession(sid string, until time.Time) {
 	r.n.Store(int64(len(r.sessions) + len(r.users)))
 }
 
-// RevokeUser refuses, until until, every token of the user issued before
-// at.
+// RevokeUser refuses, until until, every token of the user's sessions
+// that began before at.
 func (r *Revoked) RevokeUser(appID, openID string, at, until time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -60,11 +60,13 @@ func (r *Revoked) Refuses(id *Identity, now time.Time) bool {
 	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if until, ok := r.sessions[id.ID]; ok && now.Before(until) {
+	if until, ok := r.sessions[id.SID]; ok && now.Before(until) {
 		return true
 	}
+	// A user's revocation ends the sessions that began before it, with
+	// every token they renew into.
 	nb, ok := r.users[user{id.AppID, id.OpenID}]
-	return ok && now.Before(nb.until) && id.IssuedAt.Before(nb.at)
+	return ok && now.Before(nb.until) && id.AuthTime.Before(nb.at)
 }
 
 // Len is the number of entries, expired ones not yet swept included.

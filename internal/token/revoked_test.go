@@ -8,8 +8,8 @@ import (
 func TestRevoked(t *testing.T) {
 	r := NewRevoked()
 	now := time.Now()
-	alice := &Identity{ID: "s1", AppID: "wx1", OpenID: "oA", IssuedAt: now.Add(-time.Minute)}
-	bob := &Identity{ID: "s2", AppID: "wx1", OpenID: "oB", IssuedAt: now.Add(-time.Minute)}
+	alice := &Identity{SID: "s1", AppID: "wx1", OpenID: "oA", AuthTime: now.Add(-time.Minute)}
+	bob := &Identity{SID: "s2", AppID: "wx1", OpenID: "oB", AuthTime: now.Add(-time.Minute)}
 	if r.Refuses(alice, now) {
 		t.Fatal("an empty set refuses")
 	}
@@ -22,13 +22,13 @@ func TestRevoked(t *testing.T) {
 	}
 	r.RevokeUser("wx1", "oB", now, now.Add(time.Hour))
 	if !r.Refuses(bob, now) {
-		t.Fatal("a token issued before the user's not-before passes")
+		t.Fatal("a session that began before the user's not-before passes")
 	}
-	later := &Identity{ID: "s3", AppID: "wx1", OpenID: "oB", IssuedAt: now.Add(time.Second)}
+	later := &Identity{SID: "s3", AppID: "wx1", OpenID: "oB", AuthTime: now.Add(time.Second)}
 	if r.Refuses(later, now.Add(2*time.Second)) {
-		t.Fatal("a token issued after the user's not-before is refused")
+		t.Fatal("a session that began after the user's not-before is refused")
 	}
-	other := &Identity{ID: "s4", AppID: "wx2", OpenID: "oB", IssuedAt: now.Add(-time.Minute)}
+	other := &Identity{SID: "s4", AppID: "wx2", OpenID: "oB", AuthTime: now.Add(-time.Minute)}
 	if r.Refuses(other, now) {
 		t.Fatal("the same openid in another app is refused")
 	}
@@ -49,7 +49,7 @@ func TestRevokedRefusesWithoutAllocating(t *testing.T) {
 	for i := range 1000 {
 		r.RevokeSession(string(rune('a'+i%26))+time.Duration(i).String(), now.Add(time.Hour))
 	}
-	id := &Identity{ID: "nope", AppID: "wx1", OpenID: "oA", IssuedAt: now}
+	id := &Identity{SID: "nope", AppID: "wx1", OpenID: "oA", AuthTime: now}
 	if n := testing.AllocsPerRun(1000, func() { r.Refuses(id, now) }); n != 0 {
 		t.Fatalf("Refuses allocates %v times", n)
 	}

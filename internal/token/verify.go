@@ -107,6 +107,12 @@ func (v *Verifier) verifyFull(token string) (*Identity, error) {
 		return nil, ErrClaims
 	}
 	kid, _ := t.Header["kid"].(string)
-	parts := [...][]byte{[]byte(c.Subject), []byte(c.UnionID), []byte(c.Audience), []byte(c.ID), []byte(c.SealedKey), []byte(kid)}
-	return newIdentity(parts, c.IssuedAt.Time, c.ExpiresAt.Time), nil
+	var parts [nParts][]byte
+	parts[partOpenID], parts[partUnionID], parts[partAppID] = []byte(c.Subject), []byte(c.UnionID), []byte(c.Audience)
+	parts[partJTI], parts[partSealed], parts[partKID], parts[partSID] = []byte(c.ID), []byte(c.SealedKey), []byte(kid), []byte(c.SID)
+	var authTime time.Time
+	if c.AuthTime != nil {
+		authTime = c.AuthTime.Time
+	}
+	return newIdentity(parts, c.IssuedAt.Time, c.ExpiresAt.Time, authTime), nil
 }

@@ -45,8 +45,8 @@ type Fixture struct {
 	EdVerify *token.Verifier
 	EdPub    ed25519.PublicKey
 	EdValid  map[string]Ident
-	// RevokedJTI is the jti of token {R}: valid, but to be revoked.
-	RevokedJTI string
+	// RevokedSID is the session of token {R}: valid, but to be revoked.
+	RevokedSID string
 	// ByName maps a placeholder letter to its token.
 	ByName map[string]string
 	Expand *strings.Replacer
@@ -140,7 +140,7 @@ func New(tb testing.TB) *Fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	fx.RevokedJTI = rid.ID
+	fx.RevokedSID = rid.SID
 	// The EdDSA configuration's own token.
 	fx.ByName["D"] = mint(edKeys, AppID, "oFuzzDora", "uFuzzDora", "tiihtNczf5v6AKRyjwEUhQ==", now, time.Hour)
 	fx.EdValid["oFuzzDora"] = Ident{AppID, "uFuzzDora"}
