@@ -37,6 +37,9 @@ const (
 	defaultTokenTTL    = 2 * time.Hour
 	defaultMaxInflight = 64
 	defaultIssuer      = "caddy-wechat"
+
+	defaultRenewWithin     = 30 * time.Minute
+	defaultSessionLifetime = 30 * 24 * time.Hour
 )
 
 // App is the "wechat" app: the Mini Programs this Caddy serves, the keys
@@ -57,6 +60,12 @@ type App struct {
 	// Token configures the session tokens that wechat_login issues and
 	// wechat_auth checks.
 	Token *TokenConfig `json:"token,omitempty"`
+
+	// Cookie turns on cookie sessions, for <web-view> H5 pages, which
+	// cannot hold a bearer token safely: the gate then also reads its
+	// token from this cookie, and wechat_login sets it when it redeems a
+	// ticket. Absent: Bearer tokens only.
+	Cookie *CookieConfig `json:"cookie,omitempty"`
 
 	// MaxInflight bounds the calls to WeChat under way at once, per app.
 	// When they are all busy, clients get 503 at once instead of piling up
@@ -104,6 +113,16 @@ type TokenConfig struct {
 	// only the public key; the generated key is kept in storage likewise.
 	Algorithm string `json:"algorithm,omitempty"`
 
+	// RenewWithin is how close to its exp a token is renewed: the gate
+	// answers a request carrying it with a new token of the same session
+	// (X-Wechat-Token, or a new cookie). Default: 30m; 0 turns renewal off.
+	RenewWithin *caddy.Duration `json:"renew_within,omitempty"`
+
+	// SessionLifetime bounds a session from its login: renewal never
+	// makes a token live past auth_time + SessionLifetime, after which the
+	// client runs wx.login again. Default: 30 days.
+	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
+
 	// CacheSize is how many verified tokens the gates of this config
 	// remember, so that a request of a recently seen user costs a map
 	// lookup instead of a signature check. Size it for the users active
@@ -142,6 +161,16 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	if a.Token.Issuer == "" {
 		a.Token.Issuer = defaultIssuer
+	}
+	if a.Token.RenewWithin == nil {
+		d := caddy.Duration(defaultRenewWithin)
+		a.Token.RenewWithin = &d
+	}
+	if a.Token.SessionLifetime <= 0 {
+		a.Token.SessionLifetime = caddy.Duration(defaultSessionLifetime)
+	}
+	if err := a.Cookie.provision(); err != nil {
+		return err
 	}
 
 	a.flights = new(flight.Group)

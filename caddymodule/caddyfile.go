@@ -32,6 +32,16 @@ func init() {
 //	        issuer      <name>
 //	        algorithm   HS256|EdDSA
 //	        cache_size  <n>
+//	        renew_within     <duration>|off
+//	        session_lifetime <duration>
+//	    }
+//	    cookie {
+//	        name            <name>
+//	        domain          <domain>
+//	        path            <path>
+//	        same_site       lax|strict|none
+//	        secure          auto|on
+//	        allowed_origins <origin...>
 //	    }
 //	    store <module> [{
 //	        <module options>
@@ -76,6 +86,14 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.Apps = append(a.Apps, mp)
+		case "cookie":
+			if a.Cookie != nil {
+				return d.Err("the cookie block is given twice; merge the two blocks")
+			}
+			a.Cookie = new(CookieConfig)
+			if err := a.Cookie.unmarshal(d); err != nil {
+				return err
+			}
 		case "store":
 			if a.StoreRaw != nil {
 				return d.Err("store is given twice; configure one store")
@@ -98,7 +116,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		default:
-			return d.Errf("unknown subdirective %q in wechat; expected api_base, timeout, max_inflight, app, token or store", d.Val())
+			return d.Errf("unknown subdirective %q in wechat; expected api_base, timeout, max_inflight, app, token, cookie or store", d.Val())
 		}
 	}
 	return nil
@@ -168,6 +186,24 @@ func (t *TokenConfig) unmarshal(d *caddyfile.Dispenser) error {
 				return err
 			}
 			t.CacheSize = n
+		case "renew_within":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			var dur caddy.Duration
+			if v != "off" {
+				parsed, err := caddy.ParseDuration(v)
+				if err != nil || parsed <= 0 {
+					return d.Errf("renew_within: %q is not a positive duration such as 30m, or off", v)
+				}
+				dur = caddy.Duration(parsed)
+			}
+			t.RenewWithin = &dur
+		case "session_lifetime":
+			if err := ParseDuration(d, &t.SessionLifetime); err != nil {
+				return err
+			}
 		case "algorithm":
 			if !d.AllArgs(&t.Algorithm) {
 				return d.ArgErr()
@@ -176,7 +212,7 @@ func (t *TokenConfig) unmarshal(d *caddyfile.Dispenser) error {
 				return d.Errf("algorithm %q: expected HS256 or EdDSA", t.Algorithm)
 			}
 		default:
-			return d.Errf("unknown subdirective %q in token; expected signing_key, ttl, issuer, algorithm or cache_size", d.Val())
+			return d.Errf("unknown subdirective %q in token; expected signing_key, ttl, issuer, algorithm, cache_size, renew_within or session_lifetime", d.Val())
 		}
 	}
 	// Checked after the block, since algorithm may follow signing_key.
@@ -221,6 +257,53 @@ func ParsePositiveInt(d *caddyfile.Dispenser) (int, error) {
 // known at provisioning, so checks on it wait for caddy validate.
 func IsPlaceholder(s string) bool {
 	return strings.Contains(s, "{") && strings.Contains(s, "}")
+}
+
+func (c *CookieConfig) unmarshal(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		switch sub {
+		case "name", "domain", "path", "same_site", "secure":
+			var v string
+			if !d.AllArgs(&v) {
+				return d.ArgErr()
+			}
+			switch sub {
+			case "name":
+				c.Name = v
+			case "domain":
+				c.Domain = v
+			case "path":
+				c.Path = v
+			case "same_site":
+				c.SameSite = v
+			case "secure":
+				c.Secure = v
+			}
+		case "allowed_origins":
+			origins := d.RemainingArgs()
+			if len(origins) == 0 {
+				return d.Err("allowed_origins needs at least one origin: allowed_origins https://h5.example.com")
+			}
+			for _, o := range origins {
+				if _, err := normalOrigin(o); err != nil && !IsPlaceholder(o) {
+					return d.Errf("allowed_origins %q: %v", o, err)
+				}
+			}
+			c.AllowedOrigins = append(c.AllowedOrigins, origins...)
+		default:
+			return d.Errf("unknown subdirective %q in cookie; expected name, domain, path, same_site, secure or allowed_origins", sub)
+		}
+	}
+	// The same checks as at provisioning, so that caddy adapt reports them.
+	check := *c
+	if err := check.provision(); err != nil {
+		return d.Err(strings.TrimPrefix(err.Error(), "wechat: "))
+	}
+	return nil
 }
 
 // Interface guards

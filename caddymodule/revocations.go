@@ -8,6 +8,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-wechat/caddy-wechat/internal/metrics"
 	"github.com/caddy-wechat/caddy-wechat/internal/store"
 	"github.com/caddy-wechat/caddy-wechat/internal/token"
 )
@@ -25,6 +26,7 @@ func (a *App) feedRevocations(ctx caddy.Context) error {
 			a.revoked.Sweep(now)
 		}
 		applyRevocation(a.revoked, r)
+		metrics.Revocations.Set(float64(a.revoked.Len()))
 	}
 	// Subscribe first, so that nothing revoked between the List and the
 	// subscription is missed; applying a revocation twice is harmless.
@@ -36,6 +38,7 @@ func (a *App) feedRevocations(ctx caddy.Context) error {
 	for _, r := range list {
 		apply(r)
 	}
+	metrics.Revocations.Set(float64(a.revoked.Len()))
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 //	wechat_auth [<matcher>] {
 //	    optional
 //	    apps <appid...>
+//	    preflight pass
 //	}
 func parseAuth(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	a := new(Auth)
@@ -46,8 +47,13 @@ func (a *Auth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 			}
 			a.Apps = append(a.Apps, ids...)
+		case "preflight":
+			if !d.NextArg() || d.Val() != "pass" || d.NextArg() {
+				return d.Err("preflight takes one argument: preflight pass")
+			}
+			a.Preflight = "pass"
 		default:
-			return d.Errf("unknown subdirective %q in wechat_auth; expected optional or apps", d.Val())
+			return d.Errf("unknown subdirective %q in wechat_auth; expected optional, apps or preflight", d.Val())
 		}
 	}
 	return nil

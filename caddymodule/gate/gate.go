@@ -48,11 +48,19 @@ type Auth struct {
 	// invalid. Empty: every configured app.
 	Apps []string `json:"apps,omitempty"`
 
+	// Preflight is what the gate does with a CORS preflight (with cookie
+	// sessions on): answer it (empty, the default; the upstream is not
+	// called), or "pass" it on to the next handler, anonymously, for a
+	// backend that answers CORS itself.
+	Preflight string `json:"preflight,omitempty"`
+
 	onlyApps map[string]bool
 	// What the per-request path uses, taken from the app once.
-	cache    *token.Cache
-	verifier *token.Verifier
-	revoked  *token.Revoked
+	cache       *token.Cache
+	verifier    *token.Verifier
+	revoked     *token.Revoked
+	cookies     *caddymodule.CookieConfig
+	renewWithin time.Duration
 
 	caddymodule.AppRef
 }
@@ -88,6 +96,7 @@ func (a *Auth) Provision(ctx caddy.Context) error {
 func (a *Auth) use(app *caddymodule.App) {
 	a.App = app
 	a.cache, a.verifier, a.revoked = app.VerifiedCache(), app.Verifier(), app.Revoked()
+	a.cookies, a.renewWithin = app.Cookies(), app.RenewWithin()
 }
 
 // anonymous is the placeholder value of an anonymous request, boxed once:
@@ -100,26 +109,49 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	// return can leave a forged header in place.
 	Scrub(r)
 
+	if a.cookies != nil && a.App.IsPreflight(r) {
+		if a.Preflight != "pass" {
+			a.App.AnswerPreflight(w, r)
+			return nil
+		}
+		setAnonymous(r)
+		return next.ServeHTTP(w, r)
+	}
+
 	tok, cred := bearerToken(r.Header)
+	fromCookie := false
+	if cred == credNone && a.cookies != nil {
+		if t, ok := a.cookies.Token(r.Header); ok && t != "" {
+			tok, cred, fromCookie = t, credBearer, true
+		}
+	}
 	switch cred {
 	case credMalformed:
 		return a.refuse(w, r, "invalid_token", "the Authorization header holds a Bearer credential that is not of the form 'Bearer <token>'", "")
 	case credNone:
 		if a.Optional {
 			metrics.GateAnonymous.Inc()
-			repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-			repl.Set("http.auth.user.id", anonymous)
-			repl.Set("http.auth.user.unionid", anonymous)
-			repl.Set("http.auth.user.appid", anonymous)
+			setAnonymous(r)
 			return next.ServeHTTP(w, r)
 		}
 		metrics.GateNoToken.Inc()
 		return a.refuse(w, r, "unauthorized", "a bearer token is required: log in first", "")
 	}
-	id, err := a.identity(tok)
+	if fromCookie {
+		if a.cookies.CrossSite(r) {
+			metrics.CSRFRejected.Inc()
+			return reply.Fail(w, r, reply.CSRFRejected())
+		}
+		// The cookie is ours; the backend's own cookies pass as they came.
+		a.cookies.Strip(r.Header)
+	}
+	id, now, err := a.identity(tok)
 	if err != nil {
 		if ce := a.Logger.Check(zapcore.DebugLevel, "wechat token refused"); ce != nil {
-			ce.Write(zap.String("reason", err.Error()))
+			ce.Write(zap.String("reason", err.Error()), zap.Bool("cookie", fromCookie))
+		}
+		if fromCookie {
+			a.cookies.Clear(w, r)
 		}
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			return a.refuse(w, r, "invalid_token", "the token has expired: log in again", "the token has expired")
@@ -130,6 +162,9 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		return a.refuse(w, r, "invalid_token", "the token was issued for a Mini Program this route does not serve", "")
 	}
 	metrics.GateAllowed.Inc()
+	if a.cookies != nil {
+		a.App.CORS(w, r)
+	}
 
 	// The token is ours; the upstream gets the identity instead. One
 	// backing array for the three values, each capped so that an append
@@ -147,27 +182,39 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	repl.Set("http.auth.user.unionid", id.ReplUnionID)
 	repl.Set("http.auth.user.appid", id.ReplAppID)
 	caddymodule.SetIdentity(r, id)
-	return next.ServeHTTP(w, r)
+
+	if a.renewWithin <= 0 || id.ExpiresAt.Sub(now) >= a.renewWithin {
+		return next.ServeHTTP(w, r)
+	}
+	return a.serveRenewed(w, r, next, id, now, fromCookie)
+}
+
+// setAnonymous gives an anonymous request empty user placeholders.
+func setAnonymous(r *http.Request) {
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Set("http.auth.user.id", anonymous)
+	repl.Set("http.auth.user.unionid", anonymous)
+	repl.Set("http.auth.user.appid", anonymous)
 }
 
 var errRevoked = errors.New("token revoked")
 
 // identity verifies tok, through the cache of verified tokens.
 // Revocation is checked on every request, hit or miss.
-func (a *Auth) identity(tok string) (*token.Identity, error) {
+func (a *Auth) identity(tok string) (*token.Identity, time.Time, error) {
 	now := time.Now()
 	id := a.cache.Get(tok, now)
 	if id == nil {
 		var err error
 		if id, err = a.verifier.Verify(tok); err != nil {
-			return nil, err
+			return nil, now, err
 		}
 		a.cache.Put(tok, id, now)
 	}
 	if a.revoked.Refuses(id, now) {
-		return nil, errRevoked
+		return nil, now, errRevoked
 	}
-	return id, nil
+	return id, now, nil
 }
 
 func (a *Auth) refuse(w http.ResponseWriter, r *http.Request, code, msg, description string) error {

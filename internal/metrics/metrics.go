@@ -42,6 +42,32 @@ var (
 		Help: "Requests refused by the edge's own rate limits, by scope (client, app, inflight, decrypt).",
 	}, []string{"scope"})
 
+	// Renewals counts tokens renewed by the gate.
+	Renewals = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "renewals_total",
+		Help: "Tokens the gate renewed (one mint per token, however many requests carried it).",
+	})
+	// Logouts counts sessions ended by wechat_logout.
+	Logouts = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "logouts_total",
+		Help: "Sessions ended by wechat_logout.",
+	})
+	// Tickets counts web-view tickets by event.
+	Tickets = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "tickets_total",
+		Help: "Web-view tickets by event: minted, redeemed, refused (unknown, used or expired).",
+	}, []string{"event"})
+	// CSRFRejected counts cookie requests refused as cross-site.
+	CSRFRejected = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "csrf_rejected_total",
+		Help: "Cookie-authenticated requests refused as cross-site request forgeries.",
+	})
+	// Revocations is the size of the local copy of the revocations.
+	Revocations = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: ns, Subsystem: sub, Name: "revocations",
+		Help: "Revoked sessions and users in the gate's local copy.",
+	})
+
 	// The gate runs on every request: its label values are resolved once.
 	GateAllowed   = Gate.WithLabelValues("allowed")
 	GateAnonymous = Gate.WithLabelValues("anonymous")
@@ -49,10 +75,14 @@ var (
 	GateBadToken  = Gate.WithLabelValues("invalid_token")
 	// Inflight is RateLimited for max_inflight.
 	Inflight = RateLimited.WithLabelValues("inflight")
+	// The events of Tickets.
+	TicketsMinted   = Tickets.WithLabelValues("minted")
+	TicketsRedeemed = Tickets.WithLabelValues("redeemed")
+	TicketsRefused  = Tickets.WithLabelValues("refused")
 )
 
 // all are every collector, for Register.
-var all = []prometheus.Collector{Logins, APILatency, Gate, TokenRefresh, RateLimited}
+var all = []prometheus.Collector{Logins, APILatency, Gate, TokenRefresh, RateLimited, Renewals, Logouts, Tickets, CSRFRejected, Revocations}
 
 // Register adds the collectors to a config's registry.
 func Register(reg *prometheus.Registry) error {

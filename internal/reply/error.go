@@ -99,3 +99,9 @@ func RetryAfter(wait time.Duration) string {
 func RateLimited(msg string, wait time.Duration) *Error {
 	return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: msg, RetryAfter: RetryAfter(wait)}
 }
+
+// CSRFRejected is the 403 for a cookie-authenticated request from a page
+// of another site.
+func CSRFRejected() *Error {
+	return &Error{Status: http.StatusForbidden, Code: "csrf_rejected", Message: "this request carries the session cookie but comes from a page of another site; allow its origin in cookie { allowed_origins } if it is yours"}
+}

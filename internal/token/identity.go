@@ -2,15 +2,16 @@ package token
 
 import (
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
 // Identity is the user a verified token names.
 type Identity struct {
-	OpenID    string
-	UnionID   string
-	AppID     string
-	ID        string // the token's jti
+	OpenID  string
+	UnionID string
+	AppID   string
+	ID      string // the token's jti
 	// SID is the session: the token's sid, or its jti for a token from
 	// before sessions, which is its own session.
 	SID string
@@ -24,6 +25,27 @@ type Identity struct {
 	// The placeholder values, boxed once per token rather than per
 	// request.
 	ReplOpenID, ReplUnionID, ReplAppID any
+	// renewed is the token this one was renewed into, so that every
+	// request carrying it gets the same one.
+	renewed atomic.Pointer[Renewal]
+}
+
+// Renewal is a token renewed into: the same session, a later exp.
+type Renewal struct {
+	Token     string
+	ExpiresAt time.Time
+}
+
+// Renewed is the token id's token was renewed into, or nil.
+func (id *Identity) Renewed() *Renewal { return id.renewed.Load() }
+
+// SetRenewed records r as the renewal of id's token, unless one is
+// recorded already, and returns the one that is.
+func (id *Identity) SetRenewed(r *Renewal) *Renewal {
+	if id.renewed.CompareAndSwap(nil, r) {
+		return r
+	}
+	return id.renewed.Load()
 }
 
 // String gives the openid only, so that an Identity printed by a
