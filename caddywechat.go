@@ -17,6 +17,8 @@ import (
 	_ "github.com/caddy-wechat/caddy-wechat/caddymodule/gate"
 	// wechat_login: the code exchange.
 	_ "github.com/caddy-wechat/caddy-wechat/caddymodule/login"
+	// wechat_ticket, wechat_logout and the admin API's /wechat/revoke.
+	_ "github.com/caddy-wechat/caddy-wechat/caddymodule/session"
 	// wechat_decrypt and wechat_phone: user data.
 	_ "github.com/caddy-wechat/caddy-wechat/caddymodule/userdata"
 )

@@ -225,6 +225,9 @@ func (a *App) Validate() error {
 	if len(a.byID) != len(a.Apps) {
 		return errors.New("wechat: the same appid is configured twice")
 	}
+	if a.Token.SessionLifetime < a.Token.TTL {
+		return fmt.Errorf("wechat: token session_lifetime %v is shorter than its ttl %v: a session would end before its first token", time.Duration(a.Token.SessionLifetime), time.Duration(a.Token.TTL))
+	}
 	if a.APIBase != "" && !strings.HasPrefix(a.APIBase, "http://") && !strings.HasPrefix(a.APIBase, "https://") {
 		return fmt.Errorf("wechat: api_base %q must be an http:// or https:// origin", a.APIBase)
 	}

@@ -109,22 +109,27 @@ func (c *CookieConfig) Token(h http.Header) (string, bool) {
 	return "", false
 }
 
-// Strip removes the session cookie from the Cookie headers passed on, and
-// keeps every other cookie as it came.
+// Strip removes the session cookie from the Cookie headers passed on.
+// Every other cookie goes on byte for byte, separators included: a line
+// without ours is not touched, and from one with it only our pair and
+// its separator are cut.
 func (c *CookieConfig) Strip(h http.Header) {
 	lines := h["Cookie"]
-	var kept []string
+	kept := lines[:0:0]
 	for _, line := range lines {
-		var parts []string
+		if !strings.Contains(line, c.Name) {
+			kept = append(kept, line)
+			continue
+		}
+		var out []string
 		for part := range strings.SplitSeq(line, ";") {
-			trimmed := strings.TrimLeft(part, " \t")
-			if name, _, _ := strings.Cut(trimmed, "="); name == c.Name || trimmed == "" {
+			if name, _, _ := strings.Cut(strings.TrimLeft(part, " \t"), "="); name == c.Name {
 				continue
 			}
-			parts = append(parts, trimmed)
+			out = append(out, part)
 		}
-		if len(parts) > 0 {
-			kept = append(kept, strings.Join(parts, "; "))
+		if rest := strings.TrimLeft(strings.Join(out, ";"), " \t"); strings.TrimSpace(rest) != "" {
+			kept = append(kept, rest)
 		}
 	}
 	if len(kept) == 0 {

@@ -9,11 +9,14 @@ import "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 // order they must run. The handler packages register the directives
 // themselves; ordering one that a build leaves out is harmless.
 func init() {
-	// Before basic_auth: login answers its own path before the gate can
-	// refuse it, and the gate runs before anything that proxies or
-	// responds.
+	// Before basic_auth: login and logout answer their own paths before
+	// the gate can refuse them (logout reads the credential itself), the
+	// gate runs before anything that proxies or responds, and the ticket
+	// right after the gate, whose identity it hands on.
 	httpcaddyfile.RegisterDirectiveOrder("wechat_login", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterDirectiveOrder("wechat_logout", httpcaddyfile.Before, "basic_auth")
 	httpcaddyfile.RegisterDirectiveOrder("wechat_auth", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterDirectiveOrder("wechat_ticket", httpcaddyfile.Before, "basic_auth")
 
 	// Right before reverse_proxy, so that they run after the gate and, in
 	// forward mode, before the proxy that receives the verified body. The

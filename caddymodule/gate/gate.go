@@ -19,7 +19,6 @@ import (
 	"github.com/caddy-wechat/caddy-wechat/caddymodule"
 	"github.com/caddy-wechat/caddy-wechat/internal/metrics"
 	"github.com/caddy-wechat/caddy-wechat/internal/reply"
-	"github.com/caddy-wechat/caddy-wechat/internal/token"
 )
 
 func init() {
@@ -56,9 +55,6 @@ type Auth struct {
 
 	onlyApps map[string]bool
 	// What the per-request path uses, taken from the app once.
-	cache       *token.Cache
-	verifier    *token.Verifier
-	revoked     *token.Revoked
 	cookies     *caddymodule.CookieConfig
 	renewWithin time.Duration
 
@@ -95,7 +91,6 @@ func (a *Auth) Provision(ctx caddy.Context) error {
 // use takes what the per-request path needs from app.
 func (a *Auth) use(app *caddymodule.App) {
 	a.App = app
-	a.cache, a.verifier, a.revoked = app.VerifiedCache(), app.Verifier(), app.Revoked()
 	a.cookies, a.renewWithin = app.Cookies(), app.RenewWithin()
 }
 
@@ -117,18 +112,16 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		setAnonymous(r)
 		return next.ServeHTTP(w, r)
 	}
-
-	tok, cred := bearerToken(r.Header)
-	fromCookie := false
-	if cred == credNone && a.cookies != nil {
-		if t, ok := a.cookies.Token(r.Header); ok && t != "" {
-			tok, cred, fromCookie = t, credBearer, true
-		}
+	if a.cookies != nil {
+		// Refusals too, so that a page can read why.
+		a.App.CORS(w, r)
 	}
+
+	tok, cred, fromCookie := a.App.SessionCredential(r)
 	switch cred {
-	case credMalformed:
+	case caddymodule.CredMalformed:
 		return a.refuse(w, r, "invalid_token", "the Authorization header holds a Bearer credential that is not of the form 'Bearer <token>'", "")
-	case credNone:
+	case caddymodule.CredNone:
 		if a.Optional {
 			metrics.GateAnonymous.Inc()
 			setAnonymous(r)
@@ -145,7 +138,8 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		// The cookie is ours; the backend's own cookies pass as they came.
 		a.cookies.Strip(r.Header)
 	}
-	id, now, err := a.identity(tok)
+	now := time.Now()
+	id, err := a.App.Authenticate(tok, now)
 	if err != nil {
 		if ce := a.Logger.Check(zapcore.DebugLevel, "wechat token refused"); ce != nil {
 			ce.Write(zap.String("reason", err.Error()), zap.Bool("cookie", fromCookie))
@@ -162,9 +156,6 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		return a.refuse(w, r, "invalid_token", "the token was issued for a Mini Program this route does not serve", "")
 	}
 	metrics.GateAllowed.Inc()
-	if a.cookies != nil {
-		a.App.CORS(w, r)
-	}
 
 	// The token is ours; the upstream gets the identity instead. One
 	// backing array for the three values, each capped so that an append
@@ -195,26 +186,6 @@ func setAnonymous(r *http.Request) {
 	repl.Set("http.auth.user.id", anonymous)
 	repl.Set("http.auth.user.unionid", anonymous)
 	repl.Set("http.auth.user.appid", anonymous)
-}
-
-var errRevoked = errors.New("token revoked")
-
-// identity verifies tok, through the cache of verified tokens.
-// Revocation is checked on every request, hit or miss.
-func (a *Auth) identity(tok string) (*token.Identity, time.Time, error) {
-	now := time.Now()
-	id := a.cache.Get(tok, now)
-	if id == nil {
-		var err error
-		if id, err = a.verifier.Verify(tok); err != nil {
-			return nil, now, err
-		}
-		a.cache.Put(tok, id, now)
-	}
-	if a.revoked.Refuses(id, now) {
-		return nil, now, errRevoked
-	}
-	return id, now, nil
 }
 
 func (a *Auth) refuse(w http.ResponseWriter, r *http.Request, code, msg, description string) error {
