@@ -3,11 +3,13 @@ package integration
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddy-wechat/caddy-wechat/caddymodule"
 	"github.com/caddy-wechat/caddy-wechat/caddymodule/api"
 	"github.com/caddy-wechat/caddy-wechat/caddymodule/gate"
 	"github.com/caddy-wechat/caddy-wechat/caddymodule/login"
+	"github.com/caddy-wechat/caddy-wechat/caddymodule/session"
 	"github.com/caddy-wechat/caddy-wechat/caddymodule/userdata"
 	"github.com/caddy-wechat/caddy-wechat/internal/token"
 	"github.com/caddy-wechat/caddy-wechat/mock"
@@ -18,7 +20,7 @@ import (
 
 // fuzzDirectives are the directives FuzzCaddyfile parses, by the input's
 // first byte (modulo their number).
-var fuzzDirectives = [...]string{"wechat", "wechat_login", "wechat_auth", "wechat_mock", "wechat_decrypt", "wechat_phone", "wechat_api"}
+var fuzzDirectives = [...]string{"wechat", "wechat_login", "wechat_auth", "wechat_mock", "wechat_decrypt", "wechat_phone", "wechat_api", "wechat_ticket", "wechat_logout"}
 
 // FuzzCaddyfile feeds arbitrary Caddyfile text after each directive's name
 // to its UnmarshalCaddyfile. Nothing may panic; when the wechat global
@@ -60,6 +62,12 @@ func FuzzCaddyfile(f *testing.F) {
 		{3, ""},
 		{3, "{\n\tfoo\n}"},
 		{3, "arg"},
+		{0, "{\n\tapp wx0123456789abcdef {\n\t\tsecret s\n\t}\n\ttoken {\n\t\trenew_within off\n\t\tsession_lifetime 7d\n\t}\n\tcookie {\n\t\tname s\n\t\tsame_site none\n\t\tsecure on\n\t\tallowed_origins https://h5.example.com\n\t}\n}"},
+		{0, "{\n\tcookie {\n\t\tsame_site sideways\n\t\tdomain\n\t}\n}"},
+		{7, "{\n\tttl 90s\n}"},
+		{7, "{\n\tttl 0s\n}"},
+		{8, ""},
+		{8, "{\n\tx\n}"},
 	}
 	for _, s := range seeds {
 		f.Add(s.dir, s.text)
@@ -107,6 +115,16 @@ func FuzzCaddyfile(f *testing.F) {
 			_ = new(userdata.Decrypt).UnmarshalCaddyfile(d)
 		case "wechat_phone":
 			_ = new(userdata.Phone).UnmarshalCaddyfile(d)
+		case "wechat_ticket":
+			tk := new(session.Ticket)
+			if err := tk.UnmarshalCaddyfile(d); err != nil {
+				return
+			}
+			if tk.TTL != 0 && time.Duration(tk.TTL) < time.Second {
+				t.Fatalf("ttl %v accepted", time.Duration(tk.TTL))
+			}
+		case "wechat_logout":
+			_ = new(session.Logout).UnmarshalCaddyfile(d)
 		case "wechat_api":
 			a := new(api.API)
 			if err := a.UnmarshalCaddyfile(d); err != nil {
