@@ -13,6 +13,8 @@ import (
 	_ "github.com/caddy-wechat/caddy-wechat/caddymodule"
 	// wechat_api: WeChat's server API for trusted backends.
 	_ "github.com/caddy-wechat/caddy-wechat/caddymodule/api"
+	// wechat_jwks: the public keys of tokens and assertions.
+	_ "github.com/caddy-wechat/caddy-wechat/caddymodule/jwks"
 	// wechat_auth: the gate.
 	_ "github.com/caddy-wechat/caddy-wechat/caddymodule/gate"
 	// wechat_login: the code exchange.

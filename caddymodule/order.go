@@ -9,12 +9,13 @@ import "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 // order they must run. The handler packages register the directives
 // themselves; ordering one that a build leaves out is harmless.
 func init() {
-	// Before basic_auth: login and logout answer their own paths before
-	// the gate can refuse them (logout reads the credential itself), the
-	// gate runs before anything that proxies or responds, and the ticket
-	// right after the gate, whose identity it hands on.
+	// Before basic_auth: login, logout and the JWKS answer their own paths
+	// before the gate can refuse them (logout reads the credential
+	// itself), the gate runs before anything that proxies or responds,
+	// and the ticket right after the gate, whose identity it hands on.
 	httpcaddyfile.RegisterDirectiveOrder("wechat_login", httpcaddyfile.Before, "basic_auth")
 	httpcaddyfile.RegisterDirectiveOrder("wechat_logout", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterDirectiveOrder("wechat_jwks", httpcaddyfile.Before, "basic_auth")
 	httpcaddyfile.RegisterDirectiveOrder("wechat_auth", httpcaddyfile.Before, "basic_auth")
 	httpcaddyfile.RegisterDirectiveOrder("wechat_ticket", httpcaddyfile.Before, "basic_auth")
 

@@ -141,3 +141,11 @@ func Unique(name string) string {
 }
 
 var uniqueSeq atomic.Int64
+
+// SessionTokenNow is a token of a new session of openID, signed with
+// SigningKey, valid for an hour from now.
+func SessionTokenNow(t *testing.T, openID string) string {
+	t.Helper()
+	now := time.Now()
+	return SessionToken(t, openID, "", now, now, time.Hour)
+}
