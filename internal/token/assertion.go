@@ -24,11 +24,13 @@ type assertionClaims struct {
 	ExpiresAt *unixTime `json:"exp"`
 }
 
-func (c *assertionClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.ExpiresAt.date(), nil }
-func (c *assertionClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.date(), nil }
-func (c *assertionClaims) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
-func (c *assertionClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
-func (c *assertionClaims) GetSubject() (string, error)                  { return c.Subject, nil }
+func (c *assertionClaims) GetExpirationTime() (*jwt.NumericDate, error) {
+	return c.ExpiresAt.date(), nil
+}
+func (c *assertionClaims) GetIssuedAt() (*jwt.NumericDate, error)  { return c.IssuedAt.date(), nil }
+func (c *assertionClaims) GetNotBefore() (*jwt.NumericDate, error) { return nil, nil }
+func (c *assertionClaims) GetIssuer() (string, error)              { return c.Issuer, nil }
+func (c *assertionClaims) GetSubject() (string, error)             { return c.Subject, nil }
 func (c *assertionClaims) GetAudience() (jwt.ClaimStrings, error) {
 	return jwt.ClaimStrings{c.Audience}, nil
 }

@@ -17,10 +17,10 @@ import (
 type diffFixture struct {
 	hs, ed, es    *KeySet
 	hsV, edV, esV *Verifier
-	edPriv     ed25519.PrivateKey
-	now        time.Time
-	byName     map[string]string
-	expandRepl *strings.Replacer
+	edPriv        ed25519.PrivateKey
+	now           time.Time
+	byName        map[string]string
+	expandRepl    *strings.Replacer
 }
 
 const diffKey = "diff-signing-key-0123456789-abcdefghijklmnop"
