@@ -9,6 +9,9 @@
 // The test plays the Mini Program over HTTP (code → token → ticket), then
 // opens the page with the ticket as <web-view> would. Environment:
 //   DEMO_EDGE      the edge origin (default http://localhost:8080)
+//   DEMO_H5        another origin serving the page, allowed in the edge's
+//                  cookie { allowed_origins } (run.sh sets it up); unset,
+//                  the cross-origin test is skipped
 //   CHROMIUM       the browser (default /usr/bin/chromium, Debian's package)
 //   ARTIFACTS_DIR  where the screenshots go (default .build/artifacts in the repository)
 const { describe, test, before, after } = require('node:test');
@@ -20,6 +23,7 @@ const { chromium } = require('playwright-core');
 
 const EDGE = (process.env.DEMO_EDGE || 'http://localhost:8080').replace(/\/$/, '');
 const ENTRY = EDGE + '/h5/enter';
+const H5 = (process.env.DEMO_H5 || '').replace(/\/$/, '');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const ARTIFACTS = path.resolve(process.env.ARTIFACTS_DIR || path.join(REPO, '.build', 'artifacts'));
@@ -284,4 +288,40 @@ describe('the web-view page in Chromium, against the demo at ' + EDGE, () => {
       assert.equal(await page.evaluate(() => location.search), '', 'the used ticket is dropped from the URL too');
     });
   });
+
+  test('cross-origin: the page on its own origin finds the edge in ?edge=, and CORS with credentials carries the cookie',
+    { ...T, skip: H5 ? false : 'DEMO_H5 is unset (examples/webview/test/run.sh serves the page on a second origin and sets it)' },
+    async () => {
+      const mp = await miniProgram();
+      await withPage('cross-origin', async (page, context) => {
+        const login = nextResponse(page, 'POST', '/login');
+        await page.goto(H5 + '/enter?edge=' + encodeURIComponent(EDGE) + '&ticket=' + encodeURIComponent(mp.ticket));
+        await loaded(page, 'signed-in');
+        assert.equal(await page.textContent('#openid'), mp.openid);
+
+        // The browser sent the page's origin, and the edge let that origin
+        // read the answer with credentials (after the preflight of the JSON POST).
+        const res = await login;
+        assert.equal(res.status(), 200);
+        assert.equal(await res.request().headerValue('origin'), H5);
+        assert.equal(await res.headerValue('access-control-allow-origin'), H5);
+        assert.equal(await res.headerValue('access-control-allow-credentials'), 'true');
+
+        // Only the ticket left the URL; the page keeps its ?edge=.
+        const loc = await page.evaluate(() => ({ origin: location.origin, search: location.search, cookie: document.cookie }));
+        assert.equal(loc.origin, H5);
+        assert.equal(loc.search, '?edge=' + encodeURIComponent(EDGE));
+        assert.ok(!loc.cookie.includes(COOKIE), 'document.cookie shows ' + COOKIE + ': ' + loc.cookie);
+        const c = (await context.cookies(EDGE)).find((x) => x.name === COOKIE);
+        assert.ok(c && c.httpOnly, 'the edge\'s HttpOnly cookie is in the jar');
+
+        // Logout from the other origin ends the session too.
+        const out = nextResponse(page, 'POST', '/logout');
+        await page.click('#logout');
+        assert.equal((await out).status(), 204);
+        await untilState(page, 'signed-out');
+        const after = await http('GET', '/api/me', { token: mp.token });
+        assert.equal(after.status, 401, 'the Mini Program\'s token after the logout: ' + JSON.stringify(after.body));
+      });
+    });
 });
