@@ -181,10 +181,18 @@ describe('the web-view page in Chromium, against the demo at ' + EDGE, () => {
   test('the page redeems the ticket, drops it from the URL, and shows the openid; the cookie is HttpOnly', T, async () => {
     const mp = await miniProgram();
     await withPage('signin', async (page, context) => {
+      const sent = [];
+      page.on('request', (r) => sent.push(r));
       const login = nextResponse(page, 'POST', '/login');
       await page.goto(enterUrl(mp.ticket));
       await loaded(page, 'signed-in');
       assert.equal(await page.textContent('#openid'), mp.openid, '#openid is the Mini Program user');
+
+      // The page (its script, /login, /api/me) sent no Referer, which would
+      // have carried the ticket while it was still in the URL.
+      assert.deepEqual(sent.map((r) => r.method() + ' ' + r.url().replace(EDGE, '').split('?')[0]),
+        ['GET /h5/enter', 'GET /h5/webview.js', 'POST /login', 'GET /api/me']);
+      for (const r of sent) assert.equal(await r.headerValue('referer'), null, 'Referer of ' + r.url());
 
       // The page posted the ticket as JSON; the answer has no token in it.
       const res = await login;
