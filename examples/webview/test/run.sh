@@ -14,7 +14,7 @@
 # failure; on failure it prints the logs.
 #
 # For the cross-origin case, its copy of the Caddyfile also serves the page
-# on an origin of its own, http://localhost:8090 (as h5.example.com would
+# on an origin of its own, http://localhost:8082 (as h5.example.com would
 # be), and lists that origin in cookie { allowed_origins }.
 #
 # WEBVIEW_FREE_PORTS=1 moves every port to a free one instead (for a machine
@@ -69,7 +69,7 @@ if [ "${WEBVIEW_FREE_PORTS:-}" = 1 ]; then
     }')
   [ -n "${h5_port:-}" ] || { echo "run.sh: could not get free ports" >&2; exit 1; }
 else
-  edge_port=8080 mock_port=8081 api_port=2020 backend_port=9000 admin_port=2019 h5_port=8090
+  edge_port=8080 mock_port=8081 api_port=2020 backend_port=9000 admin_port=2019 h5_port=8082
   # A port already taken would make Caddy or the backend exit, or worse,
   # make the test talk to someone else's demo: say so plainly.
   for p in $edge_port $mock_port $api_port $backend_port $admin_port $h5_port; do
