@@ -83,6 +83,7 @@ func TestJWKSListsPublicKeysOnly(t *testing.T) {
 func TestKeyConfigErrors(t *testing.T) {
 	up := NewUpstream(t)
 	wx := NewFakeAPI(t)
+	StartCaddy(t, IdentityConfig(wx.URL, up.URL, IdentityOpts{}))
 	for name, o := range map[string]IdentityOpts{
 		"previous_key equal to signing_key": {Token: "signing_key " + SigningKey + "\n\t\t\tprevious_key " + SigningKey},
 		"an HS256 assertion algorithm":      {Assertion: "algorithm HS256"},
