@@ -13,7 +13,7 @@ import (
 // adminRevoke posts body to the admin API's /wechat/revoke.
 func adminRevoke(t *testing.T, body string) (int, map[string]any) {
 	t.Helper()
-	st, _, out := Do(t, NewClient(), "POST", "http://localhost:2999/wechat/revoke", http.Header{"Content-Type": {"application/json"}}, body)
+	st, _, out := Do(t, NewClient(), "POST", AdminURL("/wechat/revoke"), http.Header{"Content-Type": {"application/json"}}, body)
 	return st, out
 }
 
@@ -78,7 +78,7 @@ func TestAdminRevokeRefusals(t *testing.T) {
 			t.Errorf("revoke %s: status %d body %v, want 400 invalid_request with a message", body, st, out)
 		}
 	}
-	st, _, _ := Do(t, NewClient(), "GET", "http://localhost:2999/wechat/revoke", nil, "")
+	st, _, _ := Do(t, NewClient(), "GET", AdminURL("/wechat/revoke"), nil, "")
 	if st != 405 {
 		t.Errorf("GET /wechat/revoke: status %d, want 405", st)
 	}

@@ -14,7 +14,7 @@ import (
 // metricValue reads one sample of /metrics, or -1 when it is absent.
 func metricValue(t *testing.T, sample string) float64 {
 	t.Helper()
-	resp, err := NewClient().Get("http://localhost:2999/metrics")
+	resp, err := NewClient().Get(AdminURL("/metrics"))
 	if err != nil {
 		t.Fatal(err)
 	}

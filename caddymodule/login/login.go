@@ -218,15 +218,26 @@ var errMint = errors.New("minting the session token failed")
 func (l *Login) login(mp *caddymodule.MiniProgram, code string, slot *repeat.Slot) (*answer, error) {
 	app := l.App
 	v, err := app.Flights().Do(mp.AppID+"\x00"+code, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), app.CallTimeout())
+		defer cancel()
+		cl, err := l.newClaim(mp.AppID, code)
+		if err != nil {
+			return nil, err
+		}
+		ans, held := cl.take(ctx, l, slot)
+		if ans != nil {
+			return ans, nil // another instance's exchange
+		}
+		if held {
+			defer cl.release(l)
+		}
 		release, ok := mp.Acquire()
 		if !ok {
 			return nil, reply.ErrSaturated
 		}
 		defer release()
-		ctx, cancel := context.WithTimeout(context.Background(), app.CallTimeout())
-		defer cancel()
 		var s *wechat.Session
-		err := wechat.RetryBusy(ctx, busyRetries, busyBackoff, func() error {
+		err = wechat.RetryBusy(ctx, busyRetries, busyBackoff, func() error {
 			var err error
 			s, err = app.Code2Session(ctx, mp, code)
 			return err
@@ -240,7 +251,7 @@ func (l *Login) login(mp *caddymodule.MiniProgram, code string, slot *repeat.Slo
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errMint, err)
 		}
-		ans := &answer{Token: tok, Exp: exp.Unix(), OpenID: s.OpenID, UnionID: s.UnionID}
+		ans = &answer{Token: tok, Exp: exp.Unix(), OpenID: s.OpenID, UnionID: s.UnionID}
 		if err := slot.Remember(ctx, app.Store().Values(), ans); err != nil {
 			l.logStoreFailure("remembering a code's answer", err)
 		}
