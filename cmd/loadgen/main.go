@@ -55,6 +55,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/caddy-wechat/caddy-wechat/internal/oracle"
 )
 
 // maxGrowth is the largest growth, in percent, that still passes.
@@ -134,20 +136,9 @@ type upstream struct {
 // identity header, so the gate passes it on untouched.
 const expectHeader = "X-Soak-Expect"
 
-func identityName(name string) bool {
-	b := []byte(strings.ToLower(name))
-	for i, c := range b {
-		if c == '_' || c == '.' {
-			b[i] = '-'
-		}
-	}
-	switch string(b) {
-	case "x-openid", "x-unionid", "x-wechat-appid", "x-wechat-assertion",
-		"x-wechatpay-event-type", "x-wechatpay-event-id", "x-wechatpay-resource-type", "x-wechatpay-verified":
-		return true
-	}
-	return false
-}
+// identityName is a header the edge sets for backends to trust, in any
+// spelling.
+func identityName(name string) bool { return oracle.IsTrustedName(name) }
 
 func (u *upstream) note(format string, args ...any) {
 	u.mu.Lock()
