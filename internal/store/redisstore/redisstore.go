@@ -203,6 +203,9 @@ func clientOptions(raw string) (*redis.Options, string, error) {
 // Addr is the server's host:port, for logs: it has no secret.
 func (s *Store) Addr() string { return s.c.Options().Addr }
 
+// Prefix is the key prefix in use.
+func (s *Store) Prefix() string { return s.prefix }
+
 // Close stops every subscription and closes the connections.
 func (s *Store) Close() error {
 	s.mu.Lock()

@@ -23,8 +23,9 @@ import (
 // delivers (fn is never called concurrently), and drop a connection that
 // has gone silent.
 const (
-	// receiveWait is how long one read waits before the loop looks at its
-	// clock: the resync is due, or the connection owes a PONG.
+	// receiveWait is how long one read waits at most before the loop
+	// looks at its clock, and how long a connection may be silent before
+	// it is sent a PING.
 	receiveWait = time.Second
 	// silentAfter is how long a connection may go without a message or a
 	// PONG before it is dropped and dialed again: it is half-open, as
@@ -128,7 +129,9 @@ func (sub *subscription) run() {
 		if ps == nil {
 			return
 		}
-		msg, err := ps.ReceiveTimeout(sub.ctx, receiveWait)
+		// Wait no longer than the next resync, which runs between reads.
+		wait := min(receiveWait, max(time.Until(nextResync), 10*time.Millisecond))
+		msg, err := ps.ReceiveTimeout(sub.ctx, wait)
 		if sub.ctx.Err() != nil {
 			return
 		}
@@ -154,12 +157,13 @@ func (sub *subscription) run() {
 				}
 			}
 		case isTimeout(err):
-			if now.Sub(heard) > silentAfter {
+			silent := now.Sub(heard)
+			if silent > silentAfter {
 				sub.drop()
 				heard, pinged = now, false
 				break
 			}
-			if !pinged {
+			if silent >= receiveWait && !pinged {
 				// Its PONG arrives as a message; a failed write makes
 				// go-redis reconnect and subscribe again.
 				_ = ps.Ping(sub.ctx)
