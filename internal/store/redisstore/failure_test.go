@@ -107,12 +107,14 @@ func TestDownAtStart(t *testing.T) {
 	}
 	ctx := context.Background()
 	for name, op := range map[string]func() error{
-		"allow":  func() error { _, _, err := s.Counters().Allow(ctx, "k", 1, time.Minute); return err },
-		"add":    func() error { _, err := s.Values().Add(ctx, "k", []byte("v"), time.Minute); return err },
-		"take":   func() error { _, _, err := s.Values().Take(ctx, "k"); return err },
-		"revoke": func() error { return s.Revocations().Revoke(ctx, store.Revocation{SID: "x", Until: time.Now().Add(time.Hour)}) },
-		"list":   func() error { _, err := s.Revocations().List(ctx); return err },
-		"token":  func() error { _, _, err := s.AccessTokens().Get(ctx, "wx"); return err },
+		"allow": func() error { _, _, err := s.Counters().Allow(ctx, "k", 1, time.Minute); return err },
+		"add":   func() error { _, err := s.Values().Add(ctx, "k", []byte("v"), time.Minute); return err },
+		"take":  func() error { _, _, err := s.Values().Take(ctx, "k"); return err },
+		"revoke": func() error {
+			return s.Revocations().Revoke(ctx, store.Revocation{SID: "x", Until: time.Now().Add(time.Hour)})
+		},
+		"list":  func() error { _, err := s.Revocations().List(ctx); return err },
+		"token": func() error { _, _, err := s.AccessTokens().Get(ctx, "wx"); return err },
 	} {
 		began := time.Now()
 		err := op()
