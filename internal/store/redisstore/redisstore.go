@@ -242,7 +242,7 @@ func (s *Store) do(ctx context.Context, op string, f func(ctx context.Context) e
 	err := f(ctx)
 	s.report(op, err)
 	if err != nil {
-		return s.wrap(op, err)
+		return s.wrap(ctx, op, err)
 	}
 	return nil
 }
@@ -278,16 +278,21 @@ func (e *Error) Unwrap() []error {
 	return []error{ErrUnavailable}
 }
 
-func (s *Store) wrap(op string, err error) error {
-	e := &Error{Op: op, reason: err.Error()}
+// wrap makes err one of the store's. An operation whose context has
+// ended failed because of it, whatever go-redis reports (a socket
+// deadline taken from the context reads as an i/o timeout).
+func (s *Store) wrap(ctx context.Context, op string, err error) error {
+	e := &Error{Op: op, reason: err.Error(), ctxErr: ctx.Err()}
 	if s.secret != "" {
 		e.reason = strings.ReplaceAll(e.reason, s.secret, "[REDACTED]")
 	}
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		e.ctxErr = context.DeadlineExceeded
-	case errors.Is(err, context.Canceled):
-		e.ctxErr = context.Canceled
+	if e.ctxErr == nil {
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			e.ctxErr = context.DeadlineExceeded
+		case errors.Is(err, context.Canceled):
+			e.ctxErr = context.Canceled
+		}
 	}
 	return e
 }
