@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -72,4 +73,51 @@ func TestShared(t *testing.T) {
 			}
 		},
 	})
+}
+
+// aclRules are the least privileges docs/redis-store.md recommends, for
+// the prefix "acl-test:": the commands the store sends, on its own keys
+// and channel only.
+const aclRules = "on >acl-pw-71c4 resetkeys resetchannels ~acl-test:* &acl-test:* -@all " +
+	"+hello +auth +ping +select +client|setname " +
+	"+get +set +del +incr +pttl +pexpire +pexpireat +hset +hget +hmget +hgetall +scan " +
+	"+eval +evalsha +publish +subscribe"
+
+// TestLeastPrivilege runs both contracts as a Redis user with only the
+// documented ACL, so that the docs' rules are known to be enough.
+func TestLeastPrivilege(t *testing.T) {
+	srv := redisserver.Start(t)
+	adm := admin(t, srv)
+	if err := adm.Do(context.Background(), append([]any{"ACL", "SETUSER", "caddy"}, splitArgs(aclRules)...)...).Err(); err != nil {
+		t.Fatalf("ACL SETUSER: %v", err)
+	}
+	url := "redis://caddy:acl-pw-71c4@" + srv.Addr() + "/0"
+	prefix := func() string { return "acl-test:" + freshPrefix() }
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return open(t, redisstore.Options{URL: url, KeyPrefix: prefix()})
+	})
+	storetest.RunShared(t, storetest.Shared{
+		New: func(t *testing.T) (store.Store, store.Store) {
+			o := redisstore.Options{URL: url, KeyPrefix: prefix(), Resync: time.Hour}
+			return open(t, o), open(t, o)
+		},
+		DropSubscriptions: func(t *testing.T) {
+			if n, err := adm.ClientKillByFilter(context.Background(), "TYPE", "pubsub").Result(); err != nil || n == 0 {
+				t.Fatalf("CLIENT KILL TYPE pubsub: %d killed, %v", n, err)
+			}
+		},
+	})
+	// And nothing outside the prefix.
+	s := open(t, redisstore.Options{URL: url, KeyPrefix: "other:"})
+	if err := s.Values().Set(context.Background(), "k", []byte("v"), time.Minute); err == nil {
+		t.Fatal("the ACL let the store write outside its prefix")
+	}
+}
+
+func splitArgs(s string) []any {
+	var out []any
+	for _, f := range strings.Fields(s) {
+		out = append(out, f)
+	}
+	return out
 }

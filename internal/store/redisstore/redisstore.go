@@ -191,9 +191,13 @@ func clientOptions(raw string) (*redis.Options, string, error) {
 	ro.MaxRetries = 1
 	ro.DialerRetries = 1
 	ro.ContextTimeoutEnabled = true
+	// The connection's name shows in CLIENT LIST; CLIENT SETINFO (7.2+)
+	// is left out, so that the handshake is the same on every server and
+	// an ACL need not allow it.
 	if ro.ClientName == "" {
 		ro.ClientName = "caddy-wechat"
 	}
+	ro.DisableIdentity = true
 	// Maintenance notifications are for Redis Enterprise and Cloud; off,
 	// the handshake is the same on every server.
 	ro.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
