@@ -102,6 +102,14 @@ func newPooledRedis(url, prefix string) (*pooledRedis, error) {
 	return p, nil
 }
 
+// log is the logger of the config provisioned last.
+func (p *pooledRedis) log() *zap.Logger {
+	if l := p.logger.Load(); l != nil {
+		return l
+	}
+	return zap.NewNop()
+}
+
 func (p *pooledRedis) onOp(op, result string) {
 	if inc := p.ops[[2]string{op, result}]; inc != nil {
 		inc()
@@ -110,7 +118,7 @@ func (p *pooledRedis) onOp(op, result string) {
 
 func (p *pooledRedis) onReconnect() {
 	metrics.StoreReconnects.Inc()
-	if ce := p.logger.Load().Check(zapcore.InfoLevel, "wechat redis store: revocation subscription re-established; resynchronising"); ce != nil {
+	if ce := p.log().Check(zapcore.InfoLevel, "wechat redis store: revocation subscription re-established; resynchronising"); ce != nil {
 		ce.Write(zap.String("addr", p.Addr()))
 	}
 }
@@ -119,12 +127,12 @@ func (p *pooledRedis) onReconnect() {
 // outage is two lines, not one every second.
 func (p *pooledRedis) onResync(err error) {
 	if err != nil && !p.failing.Swap(true) {
-		if ce := p.logger.Load().Check(zapcore.WarnLevel, "wechat redis store: cannot read the revocations; the gate decides with its local copy until max_staleness"); ce != nil {
+		if ce := p.log().Check(zapcore.WarnLevel, "wechat redis store: cannot read the revocations; the gate decides with its local copy until max_staleness"); ce != nil {
 			ce.Write(zap.String("addr", p.Addr()), zap.Error(err))
 		}
 	}
 	if err == nil && p.failing.Swap(false) {
-		if ce := p.logger.Load().Check(zapcore.InfoLevel, "wechat redis store: revocations synchronised again"); ce != nil {
+		if ce := p.log().Check(zapcore.InfoLevel, "wechat redis store: revocations synchronised again"); ce != nil {
 			ce.Write(zap.String("addr", p.Addr()))
 		}
 	}
