@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -65,10 +66,14 @@ type record struct {
 }
 
 // stamp is t as the scripts compare it. Times before 1970, the zero time
-// included, are 0.
+// included, are 0; times past 2262, which Unix nanoseconds cannot hold,
+// are the last one they can.
 func stamp(t time.Time) string {
-	if t.Before(time.Unix(0, 0)) {
+	switch {
+	case t.Before(time.Unix(0, 0)):
 		return fmt.Sprintf("%020d", 0)
+	case t.After(time.Unix(0, math.MaxInt64)):
+		return fmt.Sprintf("%020d", int64(math.MaxInt64))
 	}
 	return fmt.Sprintf("%020d", t.UnixNano())
 }
