@@ -8,6 +8,7 @@
 #   fuzz   every fuzz target for FUZZTIME (default 60s)
 #   soak   10 minutes of mixed load against ./caddy
 #   bench  the end-to-end benchmark (bench-results.md)
+#   redis-server  install Debian's redis-server when it is missing (the store tests start their own)
 
 GO             ?= go
 CADDY_VERSION  ?= v2.11.9
@@ -31,7 +32,7 @@ FUZZTIME       ?= 5s
 # Demo-only secret for the simulator; export your own for anything else.
 export WECHAT_SECRET ?= demo-secret-not-for-production
 
-.PHONY: build run test lint unit race examples smoke chromium webview-npm webview soak-quick soak fuzz-seeds fuzz bench
+.PHONY: build run test lint unit race examples smoke chromium webview-npm webview soak-quick soak fuzz-seeds fuzz bench redis-server
 
 $(XCADDY):
 	$(GO) install github.com/caddyserver/xcaddy/cmd/xcaddy@$(XCADDY_VERSION)
@@ -57,12 +58,23 @@ lint:
 # others it means compiling all of Caddy a second time (about five minutes
 # on two cores), so they have their own target.
 CADDY_FREE = $(shell $(GO) list -f '{{.ImportPath}} {{join .Deps " "}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./... | grep -v 'github.com/caddyserver/caddy' | cut -d' ' -f1)
-unit:
+# The Redis store's tests start redis-server themselves, each on a free
+# port of its own: only the binary is needed, never a running service
+# (apt in a container does not start one; if it did, it is left alone).
+redis-server:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo=sudo; fi; \
+	  echo "installing Debian's redis-server"; \
+	  $$sudo apt-get update && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y redis-server; \
+	fi
+	@redis-server --version
+
+unit: redis-server
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration$$)
 	$(GO) test -count=1 -p 1 ./integration/
 	$(GO) test -race -count=1 $(CADDY_FREE)
 
-race:
+race: redis-server
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration$$)
 	$(GO) test -race -count=1 -p 1 ./integration/
 

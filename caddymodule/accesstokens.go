@@ -32,6 +32,27 @@ func (c scopedTokenCache) CompareAndDelete(ctx context.Context, appID, token str
 	return c.inner.CompareAndDelete(ctx, c.prefix+appID, token)
 }
 
+// scopedLockingCache is a scopedTokenCache over a cache that also locks
+// (a network store's), so that the access_token managers still see the
+// wechat.TokenLocker through the scope and fetch once per cluster.
+type scopedLockingCache struct {
+	scopedTokenCache
+	locker wechat.TokenLocker
+}
+
+func (c scopedLockingCache) Lock(ctx context.Context, appID string, ttl time.Duration) (func(), bool, error) {
+	return c.locker.Lock(ctx, c.prefix+appID, ttl)
+}
+
+// scopeTokenCache scopes inner to prefix, keeping its lock if it has one.
+func scopeTokenCache(inner wechat.TokenCache, prefix string) wechat.TokenCache {
+	s := scopedTokenCache{inner: inner, prefix: prefix}
+	if l, ok := inner.(wechat.TokenLocker); ok {
+		return scopedLockingCache{scopedTokenCache: s, locker: l}
+	}
+	return s
+}
+
 // APIOrigin is the API origin the client really calls, so that an empty
 // api_base and an explicit default share cache entries.
 func (a *App) APIOrigin() string {
@@ -47,7 +68,7 @@ func (a *App) APIOrigin() string {
 // managers themselves, and their in-flight fetch, are per config, which at
 // worst costs one extra fetch during a reload.
 func (a *App) provisionAccessTokens() {
-	cache := scopedTokenCache{inner: a.store.AccessTokens(), prefix: a.APIOrigin() + "\x00"}
+	cache := scopeTokenCache(a.store.AccessTokens(), a.APIOrigin()+"\x00")
 	a.tokens = make(map[string]*wechat.AccessTokens, len(a.Apps))
 	for _, mp := range a.Apps {
 		appID := mp.AppID
@@ -99,4 +120,7 @@ func (a *App) WithAccessToken(ctx context.Context, appID string, call func(acces
 }
 
 // Interface guards
-var _ wechat.TokenCache = scopedTokenCache{}
+var (
+	_ wechat.TokenCache  = scopedTokenCache{}
+	_ wechat.TokenLocker = scopedLockingCache{}
+)

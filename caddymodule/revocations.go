@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-wechat/caddy-wechat/internal/metrics"
 	"github.com/caddy-wechat/caddy-wechat/internal/store"
@@ -32,6 +34,16 @@ func (a *App) feedRevocations(ctx caddy.Context) error {
 	// subscription is missed; applying a revocation twice is harmless.
 	a.stopFeed = revs.Subscribe(apply)
 	list, err := revs.List(context.WithoutCancel(ctx))
+	if _, resyncs := revs.(store.Freshness); err != nil && resyncs {
+		// A network store's subscription loads everything by itself once
+		// the store answers, and its LastSync tells the gate how old the
+		// copy is meanwhile. Failing here would keep Caddy from starting,
+		// or a reload from applying, while Redis is down.
+		if ce := a.logger.Check(zapcore.WarnLevel, "wechat: cannot load the revocations from the store yet; they load when it answers"); ce != nil {
+			ce.Write(zap.Error(err))
+		}
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("wechat: loading revocations from the store: %v", err)
 	}

@@ -69,6 +69,10 @@ func TestConfigErrors(t *testing.T) {
 		{"bad api_base", "{\n\twechat {\n\t\tapi_base ftp://x\n\t}\n}" + site, "3", "api_base"},
 		{"duplicate app", "{\n\twechat {\n\t\tapp wx0123456789abcdef {\n\t\t\tsecret a\n\t\t}\n\t\tapp wx0123456789abcdef {\n\t\t\tsecret b\n\t\t}\n\t}\n}" + site, "6", "configured twice"},
 		{"unknown auth subdirective", "{\n\twechat {\n\t\tapp wx0123456789abcdef {\n\t\t\tsecret a\n\t\t}\n\t}\n}\n:8080 {\n\twechat_auth {\n\t\toptinal\n\t}\n}\n", "10", "unknown subdirective \"optinal\" in wechat_auth; expected optional"},
+		{"redis url scheme", "{\n\twechat {\n\t\tstore redis {\n\t\t\turl http://127.0.0.1:6379/0\n\t\t}\n\t}\n}" + site, "4", "url: the scheme must be redis:// or rediss://"},
+		{"redis without url", "{\n\twechat {\n\t\tstore redis {\n\t\t\tkey_prefix x:\n\t\t}\n\t}\n}" + site, "5", "store redis needs a url"},
+		{"redis max_staleness", "{\n\twechat {\n\t\tstore redis {\n\t\t\turl redis://127.0.0.1:6379/0\n\t\t\tmax_staleness never\n\t\t}\n\t}\n}" + site, "5", "max_staleness: \"never\" is not a positive duration such as 1m, or off"},
+		{"unknown redis subdirective", "{\n\twechat {\n\t\tstore redis {\n\t\t\tpassword x\n\t\t}\n\t}\n}" + site, "4", "unknown subdirective \"password\" in store redis; expected url, key_prefix or max_staleness"},
 		{"login argument", "{\n\twechat {\n\t\tapp wx0123456789abcdef {\n\t\t\tsecret a\n\t\t}\n\t}\n}\n:8080 {\n\twechat_login /login extra\n}\n", "9", "wrong argument count"},
 	}
 	for _, tc := range adaptCases {
@@ -80,10 +84,13 @@ func TestConfigErrors(t *testing.T) {
 
 	t.Setenv("WECHAT_TEST_SHORT_KEY", "short")
 	t.Setenv("WECHAT_TEST_BAD_APPID", "wx123")
+	t.Setenv("WECHAT_TEST_BAD_REDIS", "ftp://:redis-secret-in-url@127.0.0.1:6379")
 	validateCases := []struct{ name, global, want string }{
 		{"secret placeholder empty", "app wx0123456789abcdef {\n secret {env.WECHAT_TEST_UNSET}\n}\ntoken {\n signing_key " + SigningKey + "\n}", "app wx0123456789abcdef has no secret"},
 		{"signing key placeholder short", "app wx0123456789abcdef {\n secret x\n}\ntoken {\n signing_key {env.WECHAT_TEST_SHORT_KEY}\n}", "signing_key is 5 bytes; HS256 needs 32"},
 		{"appid placeholder bad", "app {env.WECHAT_TEST_BAD_APPID} {\n secret x\n}\ntoken {\n signing_key " + SigningKey + "\n}", "is not a Mini Program appid"},
+		{"redis url placeholder bad scheme", "app wx0123456789abcdef {\n secret x\n}\ntoken {\n signing_key " + SigningKey + "\n}\nstore redis {\n url {env.WECHAT_TEST_BAD_REDIS}\n}", "scheme must be redis or rediss"},
+		{"redis url placeholder empty", "app wx0123456789abcdef {\n secret x\n}\ntoken {\n signing_key " + SigningKey + "\n}\nstore redis {\n url {env.WECHAT_TEST_UNSET}\n}", "the redis store has no url"},
 		{"no app", "token {\n signing_key " + SigningKey + "\n}", "no app configured"},
 		{"handler without app", "", ""},
 	}
@@ -105,6 +112,9 @@ func TestConfigErrors(t *testing.T) {
 		err = caddy.Validate(&c)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: validate got %v, want %q", tc.name, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "redis-secret-in-url") {
+			t.Errorf("%s: the error shows the password of the redis url: %v", tc.name, err)
 		}
 	}
 }

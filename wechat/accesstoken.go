@@ -16,6 +16,19 @@ const DefaultRefreshMargin = 5 * time.Minute
 // so it needs its own limit or a hung WeChat would stall them all.
 const tokenFetchTimeout = 15 * time.Second
 
+// With a TokenLocker, the lock is held for as long as a fetch may take, so
+// that no second instance fetches beside a slow one. Another instance's
+// fetch is waited for up to tokenLockWait (one normally takes well under
+// a second): past that its holder is taken to be stuck or gone, and this
+// instance fetches on its own, as it would without the lock. The cache is
+// asked again every lockPoll, doubling to lockPollMax.
+const (
+	tokenLockTTL  = tokenFetchTimeout
+	tokenLockWait = 5 * time.Second
+	lockPoll      = 10 * time.Millisecond
+	lockPollMax   = 200 * time.Millisecond
+)
+
 // AccessTokens manages the access_token of one appid, safe for
 // concurrent use. It only ever uses stable_token in normal mode, which
 // does not invalidate tokens held by other instances; it never forces a
@@ -35,6 +48,7 @@ type AccessTokens struct {
 	OnCacheError func(error)
 
 	once     sync.Once
+	lockWait time.Duration // tokenLockWait when zero; tests shorten it
 	defCache TokenCache
 	mu       sync.Mutex
 	inflight *tokenFetch // the fetch under way, shared by all waiters
@@ -50,7 +64,8 @@ type tokenFetch struct {
 
 // Token returns the cached access_token, or fetches it once however many
 // goroutines ask at the same moment: later callers wait for the fetch
-// already under way, each giving up when its own ctx ends.
+// already under way, each giving up when its own ctx ends. When the cache
+// is a TokenLocker, one fetch serves every instance that shares it.
 func (a *AccessTokens) Token(ctx context.Context) (string, error) {
 	c := a.cache()
 	if tok, ok := a.cached(ctx, c); ok {
@@ -97,14 +112,26 @@ func (a *AccessTokens) Do(ctx context.Context, call func(token string) error) er
 }
 
 func (a *AccessTokens) fetch(ctx context.Context, c TokenCache, f *tokenFetch) {
-	ctx, cancel := context.WithTimeout(ctx, tokenFetchTimeout)
-	defer cancel()
 	defer close(f.done)
 	defer func() {
 		a.mu.Lock()
 		a.inflight = nil
 		a.mu.Unlock()
 	}()
+	if l, ok := c.(TokenLocker); ok {
+		tok, unlock, found := a.lockOrWait(ctx, c, l)
+		if found {
+			f.token = tok
+			return
+		}
+		// Released after the Set below, so that whoever takes the lock
+		// next finds the token instead of fetching again.
+		if unlock != nil {
+			defer unlock()
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, tokenFetchTimeout)
+	defer cancel()
 	cl := a.Client
 	if cl == nil {
 		cl = &Client{}
@@ -119,6 +146,46 @@ func (a *AccessTokens) fetch(ctx context.Context, c TokenCache, f *tokenFetch) {
 	a.cacheError(c.Set(ctx, a.AppID, tok, exp-a.margin(exp)))
 	if a.OnRefresh != nil {
 		a.OnRefresh()
+	}
+}
+
+// lockOrWait takes the shared lock on this appid's fetch, or waits for
+// the instance that holds it: it asks the cache until that instance's
+// token appears (found), the lock is free again and taken (its holder
+// failed; this instance fetches, holding unlock), or the wait runs out
+// (this instance fetches without the lock). An error of the lock or the
+// cache means fetching without the lock: never a failed call.
+func (a *AccessTokens) lockOrWait(ctx context.Context, c TokenCache, l TokenLocker) (tok string, unlock func(), found bool) {
+	wait := a.lockWait
+	if wait <= 0 {
+		wait = tokenLockWait
+	}
+	deadline := time.Now().Add(wait)
+	poll := lockPoll
+	for {
+		unlock, ok, err := l.Lock(ctx, a.AppID, tokenLockTTL)
+		if err != nil {
+			a.cacheError(err)
+			return "", nil, false
+		}
+		if ok {
+			// The last holder may have stored its token between this
+			// instance's miss and its lock.
+			if tok, hit := a.cached(ctx, c); hit {
+				unlock()
+				return tok, nil, true
+			}
+			return "", unlock, false
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return "", nil, false
+		}
+		time.Sleep(min(poll, left))
+		poll = min(2*poll, lockPollMax)
+		if tok, hit := a.cached(ctx, c); hit {
+			return tok, nil, true
+		}
 	}
 }
 

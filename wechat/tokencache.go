@@ -19,6 +19,21 @@ type TokenCache interface {
 	CompareAndDelete(ctx context.Context, appID, token string) error
 }
 
+// TokenLocker is a TokenCache that also holds a lock per appid for every
+// instance sharing it, so that when the token is missing everywhere at
+// once, one instance fetches it and the others read what it stored:
+// WeChat counts stable_token calls per app across all servers.
+// AccessTokens uses the lock when its Cache implements this interface; a
+// failure of the lock only costs a fetch of this instance's own.
+type TokenLocker interface {
+	// Lock takes the lock of appID for at most ttl and reports whether it
+	// did: of callers racing for it, on any instance, exactly one does,
+	// until it unlocks or ttl passes. unlock releases the lock only while
+	// it is still this caller's (after ttl another caller may hold it);
+	// it is nil unless ok.
+	Lock(ctx context.Context, appID string, ttl time.Duration) (unlock func(), ok bool, err error)
+}
+
 // NewMemoryTokenCache returns a TokenCache for one process. It has no
 // janitor goroutine (go-cache's would only stop through a finalizer, and
 // leak across Caddy reloads); expired entries are ignored on Get and

@@ -15,6 +15,15 @@ func TestMemoryContract(t *testing.T) {
 	storetest.Run(t, func(*testing.T) store.Store { return store.NewMemory() })
 }
 
+// TestMemoryShared: one process's instances (its configs across reloads)
+// share the memory store, and agree as instances sharing Redis do.
+func TestMemoryShared(t *testing.T) {
+	storetest.RunShared(t, storetest.Shared{New: func(*testing.T) (store.Store, store.Store) {
+		m := store.NewMemory()
+		return m, m
+	}})
+}
+
 // TestMemoryBounds: a full table refuses new keys and keeps counting the
 // old ones; expired entries make room.
 func TestMemoryBounds(t *testing.T) {

@@ -75,3 +75,15 @@ type Revocations interface {
 	// instance, until stop is called. fn must not block.
 	Subscribe(fn func(Revocation)) (stop func())
 }
+
+// Freshness is implemented by the Revocations of a store whose local
+// copies can fall behind the shared record (a network store, whose
+// messages can be missed while it is unreachable). LastSync is when the
+// revocations were last read in full and successfully, by List or by
+// Subscribe's periodic resynchronisation: a local copy fed by Subscribe
+// misses nothing revoked before that moment. It is the zero time before
+// the first one. A store whose Revocations lack it is always current
+// (the memory store: Subscribe is called in the revoking goroutine).
+type Freshness interface {
+	LastSync() time.Time
+}

@@ -178,7 +178,7 @@ func valuesRace(t *testing.T, v store.Values) {
 
 func revocations(t *testing.T, r store.Revocations) {
 	ctx := context.Background()
-	got := make(chan store.Revocation, 10)
+	got := make(chan store.Revocation, 100)
 	stop := r.Subscribe(func(rev store.Revocation) { got <- rev })
 	now := time.Now().Truncate(time.Millisecond)
 	sess := store.Revocation{SID: "sid-1", Until: now.Add(time.Hour)}
@@ -200,6 +200,12 @@ func revocations(t *testing.T, r store.Revocations) {
 		}
 	}
 	stop()
+	// A store may deliver a revocation more than once (a network store
+	// delivers everything again at each resync); what it delivered before
+	// stop returned is not a delivery after it.
+	for len(got) > 0 {
+		<-got
+	}
 	list, err := r.List(ctx)
 	if err != nil {
 		t.Fatal(err)

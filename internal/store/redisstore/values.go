@@ -1,0 +1,94 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/caddy-wechat/caddy-wechat/internal/store"
+)
+
+// values are plain strings with a TTL: Add is SET NX PX, so that of
+// instances racing to add one key exactly one wins, and Take reads and
+// deletes in one script, so that exactly one gets the value.
+type values struct{ s *Store }
+
+func (v *values) key(k string) string { return v.s.prefix + "v:" + k }
+
+// takeScript is GETDEL for any server: GETDEL itself needs Redis 6.2.
+var takeScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then redis.call('DEL', KEYS[1]) end
+return v
+`)
+
+// Get implements store.Values.
+func (v *values) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	var val []byte
+	var ok bool
+	err := v.s.do(ctx, OpGet, func(ctx context.Context) error {
+		var err error
+		val, ok, err = hit(v.s.c.Get(ctx, v.key(key)).Bytes())
+		return err
+	})
+	return val, ok, err
+}
+
+// Set implements store.Values. A ttl of zero or less removes the key, as
+// in the memory store.
+func (v *values) Set(ctx context.Context, key string, val []byte, ttl time.Duration) error {
+	return v.s.do(ctx, OpSet, func(ctx context.Context) error {
+		if ttl <= 0 {
+			return v.s.c.Del(ctx, v.key(key)).Err()
+		}
+		return v.s.c.Set(ctx, v.key(key), val, time.Duration(ms(ttl))*time.Millisecond).Err()
+	})
+}
+
+// Add implements store.Values.
+func (v *values) Add(ctx context.Context, key string, val []byte, ttl time.Duration) (bool, error) {
+	var added bool
+	err := v.s.do(ctx, OpAdd, func(ctx context.Context) error {
+		var err error
+		added, err = v.s.c.SetNX(ctx, v.key(key), val, time.Duration(ms(ttl))*time.Millisecond).Result()
+		return err
+	})
+	return added && err == nil, err
+}
+
+// Take implements store.Values.
+func (v *values) Take(ctx context.Context, key string) ([]byte, bool, error) {
+	var val []byte
+	var ok bool
+	err := v.s.do(ctx, OpTake, func(ctx context.Context) error {
+		s, hasVal, err := hit(takeScript.Run(ctx, v.s.c, []string{v.key(key)}).Text())
+		val, ok = []byte(s), hasVal
+		return err
+	})
+	return val, ok, err
+}
+
+// Delete implements store.Values.
+func (v *values) Delete(ctx context.Context, key string) error {
+	return v.s.do(ctx, OpDelete, func(ctx context.Context) error {
+		return v.s.c.Del(ctx, v.key(key)).Err()
+	})
+}
+
+// hit turns go-redis's "no such key", redis.Nil, into a miss: the
+// operation itself succeeded.
+func hit[T any](val T, err error) (T, bool, error) {
+	var zero T
+	if errors.Is(err, redis.Nil) {
+		return zero, false, nil
+	}
+	if err != nil {
+		return zero, false, err
+	}
+	return val, true, nil
+}
+
+// Interface guards
+var _ store.Values = (*values)(nil)
