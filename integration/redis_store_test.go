@@ -182,7 +182,7 @@ func TestRedisStore(t *testing.T) {
 	}
 	t.Logf("a revocation in Redis refused by the gate after %v", time.Since(revoked))
 
-	resp, err := http.Get("http://localhost:2999/metrics")
+	resp, err := http.Get(AdminURL("/metrics"))
 	if err != nil {
 		t.Fatal(err)
 	}
