@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -94,8 +95,13 @@ type App struct {
 	store    store.Store
 	revoked  *token.Revoked
 	stopFeed func()
-	tokens   map[string]*wechat.AccessTokens // by appid; see accesstokens.go
-	logger   *zap.Logger
+	stopAge  func()        // see revocations.go
+	syncedAt *atomic.Int64 // unix nanoseconds of the copy's last full synchronisation
+	// maxStaleness is the store's max_staleness, or 0 for a store that
+	// is always current.
+	maxStaleness time.Duration
+	tokens       map[string]*wechat.AccessTokens // by appid; see accesstokens.go
+	logger       *zap.Logger
 
 	assertionMu  *sync.Mutex
 	assertionKey *token.Key // see assertion_key.go
@@ -193,6 +199,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 
 	a.flights = new(flight.Group)
 	a.assertionMu = new(sync.Mutex)
+	a.syncedAt = new(atomic.Int64)
 	a.verified = token.NewCache(a.Token.CacheSize)
 	a.byID = make(map[string]*MiniProgram, len(a.Apps))
 	for _, mp := range a.Apps {
@@ -279,6 +286,9 @@ func (a *App) Stop() error {
 func (a *App) Cleanup() error {
 	if a.stopFeed != nil {
 		a.stopFeed()
+	}
+	if a.stopAge != nil {
+		a.stopAge()
 	}
 	return nil
 }

@@ -32,7 +32,16 @@ func (a *App) feedRevocations(ctx caddy.Context) error {
 	}
 	// Subscribe first, so that nothing revoked between the List and the
 	// subscription is missed; applying a revocation twice is harmless.
-	a.stopFeed = revs.Subscribe(apply)
+	if ss, ok := revs.(store.SyncedSubscriber); ok {
+		a.stopFeed = ss.SubscribeSynced(apply, a.markSynced)
+		if st, ok := a.store.(interface{ Staleness() time.Duration }); ok {
+			a.maxStaleness = st.Staleness()
+		}
+		a.stopAge = a.reportAge()
+	} else {
+		a.stopFeed = revs.Subscribe(apply)
+	}
+	start := time.Now()
 	list, err := revs.List(context.WithoutCancel(ctx))
 	if _, resyncs := revs.(store.Freshness); err != nil && resyncs {
 		// A network store's subscription loads everything by itself once
@@ -50,8 +59,55 @@ func (a *App) feedRevocations(ctx caddy.Context) error {
 	for _, r := range list {
 		apply(r)
 	}
+	a.markSynced(start)
 	metrics.Revocations.Set(float64(a.revoked.Len()))
 	return nil
+}
+
+// markSynced records that the local copy held every revocation made
+// before t.
+func (a *App) markSynced(t time.Time) {
+	n := t.UnixNano()
+	for old := a.syncedAt.Load(); n > old && !a.syncedAt.CompareAndSwap(old, n); old = a.syncedAt.Load() {
+	}
+}
+
+// RevocationsStale reports whether the local copy of the revocations has
+// gone without a full synchronisation for longer than the store's
+// max_staleness: token-bearing requests are then refused (503
+// store_unavailable), since a session ended meanwhile on another instance
+// could pass. Never with a store that is always current, or with
+// max_staleness off.
+func (a *App) RevocationsStale(now time.Time) bool {
+	if a.maxStaleness <= 0 {
+		return false
+	}
+	last := a.syncedAt.Load()
+	return last == 0 || now.UnixNano()-last > int64(a.maxStaleness)
+}
+
+// ageReportEvery is how often the age of the local copy is published.
+const ageReportEvery = 2 * time.Second
+
+// reportAge keeps caddy_wechat_revocations_age_seconds current until the
+// returned function is called.
+func (a *App) reportAge() (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(ageReportEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				if last := a.syncedAt.Load(); last != 0 {
+					metrics.RevocationsAge.Set(now.Sub(time.Unix(0, last)).Seconds())
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // applyRevocation puts one revocation into a local copy.

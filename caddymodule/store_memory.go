@@ -84,6 +84,14 @@ func (m *MemoryStore) Values() store.Values            { return m.mem.Values() }
 func (m *MemoryStore) Revocations() store.Revocations  { return m.mem.Revocations() }
 func (m *MemoryStore) AccessTokens() wechat.TokenCache { return m.mem.AccessTokens() }
 
+// localCounters count for this process alone while a network store
+// fails (see LocalCounters).
+var localCounters = store.NewMemory().Counters()
+
+// LocalCounters are this process's own counters: the fallback of a
+// network store's, for limits that must keep counting while it is down.
+func (a *App) LocalCounters() store.Counters { return localCounters }
+
 // provisionStore loads the configured store, or the memory store.
 func (a *App) provisionStore(ctx caddy.Context) error {
 	if a.StoreRaw == nil {

@@ -26,6 +26,9 @@ func init() {
 // revocations without a successful synchronisation, unless configured.
 const defaultMaxStaleness = time.Minute
 
+// minMaxStaleness leaves room for a PONG delayed by a loaded machine.
+const minMaxStaleness = 5 * time.Second
+
 // RedisStore keeps what several instances must share in Redis: rate-limit
 // counters, single-use values (tickets, repeated codes' answers),
 // revocations, and the access_token with its fetch lock. The gate never
@@ -46,7 +49,7 @@ type RedisStore struct {
 	// copy of the revocations after the last successful synchronisation
 	// with Redis; past it, requests with a token are refused with 503
 	// store_unavailable. 0 (the Caddyfile's "off") keeps serving however
-	// old the copy is. Default: 1m.
+	// old the copy is. At least 5s. Default: 1m.
 	MaxStaleness *caddy.Duration `json:"max_staleness,omitempty"`
 
 	pooled *pooledRedis
@@ -178,6 +181,9 @@ func (r *RedisStore) Provision(ctx caddy.Context) error {
 func (r *RedisStore) Validate() error {
 	if r.MaxStaleness != nil && *r.MaxStaleness < 0 {
 		return errors.New("wechat: the redis store's max_staleness must not be negative (0 is off)")
+	}
+	if r.MaxStaleness != nil && *r.MaxStaleness > 0 && time.Duration(*r.MaxStaleness) < minMaxStaleness {
+		return fmt.Errorf("wechat: the redis store's max_staleness must be at least %v (or off): a healthy subscription proves its copy current about once a second", minMaxStaleness)
 	}
 	return nil
 }

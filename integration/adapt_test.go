@@ -91,6 +91,7 @@ func TestConfigErrors(t *testing.T) {
 		{"appid placeholder bad", "app {env.WECHAT_TEST_BAD_APPID} {\n secret x\n}\ntoken {\n signing_key " + SigningKey + "\n}", "is not a Mini Program appid"},
 		{"redis url placeholder bad scheme", "app wx0123456789abcdef {\n secret x\n}\ntoken {\n signing_key " + SigningKey + "\n}\nstore redis {\n url {env.WECHAT_TEST_BAD_REDIS}\n}", "scheme must be redis or rediss"},
 		{"redis url placeholder empty", "app wx0123456789abcdef {\n secret x\n}\ntoken {\n signing_key " + SigningKey + "\n}\nstore redis {\n url {env.WECHAT_TEST_UNSET}\n}", "the redis store has no url"},
+		{"redis max_staleness too short", "app wx0123456789abcdef {\n secret x\n}\ntoken {\n signing_key " + SigningKey + "\n}\nstore redis {\n url redis://127.0.0.1:6379\n max_staleness 2s\n}", "max_staleness must be at least 5s"},
 		{"no app", "token {\n signing_key " + SigningKey + "\n}", "no app configured"},
 		{"handler without app", "", ""},
 	}

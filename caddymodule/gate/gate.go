@@ -161,6 +161,11 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		metrics.GateNoToken.Inc()
 		return a.refuse(w, r, "unauthorized", "a bearer token is required: log in first", "")
 	}
+	now := time.Now()
+	if a.App.RevocationsStale(now) {
+		// A session ended on another instance could pass: fail closed.
+		return reply.Fail(w, r, reply.StoreStale())
+	}
 	orig := r // the request the browser sent, as far as the checks go
 	if a.Respond {
 		orig = forwardedView(r)
@@ -173,7 +178,6 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		// The cookie is ours; the backend's own cookies pass as they came.
 		a.cookies.Strip(r.Header)
 	}
-	now := time.Now()
 	id, err := a.App.Authenticate(tok, now)
 	if err != nil {
 		if ce := a.Logger.Check(zapcore.DebugLevel, "wechat token refused"); ce != nil {

@@ -59,6 +59,11 @@ func (c *claim) take(ctx context.Context, l *Login, rep *repeat.Slot) (ans *answ
 		}
 		var busy bool
 		if ok, err := c.s.Get(ctx, values, &busy); err != nil || !ok {
+			// The holder remembers its answer before it releases the
+			// claim: one more look sees an answer given in between.
+			if ok, err := rep.Recall(ctx, values, &got); err == nil && ok {
+				return &got, false
+			}
 			return nil, false
 		}
 	}

@@ -35,26 +35,32 @@ var (
 // reloads (they are in the store), so a login limit configured anew, or
 // pointed at another WeChat, starts from zero, while the same limit
 // keeps counting across a reload and across instances. A full
-// memory store refuses a new client rather than grow; a store that fails
-// otherwise cannot count, and the login goes on with the failure logged,
-// since refusing every login while the store is down would lock everyone
-// out to protect WeChat's quota, which WeChat enforces itself.
+// memory store refuses a new client rather than grow. While a network
+// store fails, the login is counted by this instance alone: refusing
+// every login while the store is down would lock everyone out, and
+// counting nothing would lift the limit; each instance's own count keeps
+// a limit of N at N per instance, as a warning and
+// caddy_wechat_store_fallbacks_total{what="login_counters"} say.
 func (l *Login) limit(ctx context.Context, scope, key string, lim *RateLimit) *reply.Error {
 	if !lim.enabled() {
 		return nil
 	}
 	key = "login:" + l.App.APIOrigin() + "\x00" + strconv.Itoa(lim.Requests) + "/" + time.Duration(lim.Window).String() + "\x00" + key
 	ok, wait, err := l.App.Store().Counters().Allow(ctx, key, lim.Requests, time.Duration(lim.Window))
+	if err != nil && !errors.Is(err, store.ErrFull) {
+		metrics.StoreFallbacks.WithLabelValues("login_counters").Inc()
+		if ce := l.Logger.Check(zapcore.WarnLevel, "wechat store failed counting a login; counting it in this instance alone"); ce != nil {
+			ce.Write(zap.String("scope", scope), zap.Error(err))
+		}
+		ok, wait, err = l.App.LocalCounters().Allow(ctx, key, lim.Requests, time.Duration(lim.Window))
+	}
 	switch {
 	case errors.Is(err, store.ErrFull):
 		metrics.RateLimited.WithLabelValues(scope).Inc()
 		metrics.CountLogin("rate_limited", 0, false)
 		return reply.RateLimited("too many clients are logging in; try again later", time.Second)
 	case err != nil:
-		if ce := l.Logger.Check(zapcore.WarnLevel, "wechat store failed counting a login; letting it through"); ce != nil {
-			ce.Write(zap.String("scope", scope), zap.Error(err))
-		}
-		return nil
+		return nil // the local counters cannot fail but by being full
 	case !ok:
 		metrics.RateLimited.WithLabelValues(scope).Inc()
 		metrics.CountLogin("rate_limited", 0, false)

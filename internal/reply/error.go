@@ -118,3 +118,10 @@ func StoreUnavailable(what string) *Error {
 func InvalidTicket() *Error {
 	return &Error{Status: http.StatusUnauthorized, Code: "invalid_ticket", Message: "the ticket is unknown, already used or expired: get a new one from the Mini Program"}
 }
+
+// StoreStale is the 503 for a token-bearing request while this instance's
+// copy of the revocations has been out of touch with the store for
+// longer than max_staleness: a session ended elsewhere could pass.
+func StoreStale() *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Message: "the session store has been unreachable for too long to tell whether this session was ended; try again shortly", RetryAfter: "5"}
+}

@@ -87,3 +87,15 @@ type Revocations interface {
 type Freshness interface {
 	LastSync() time.Time
 }
+
+// SyncedSubscriber is implemented by the Revocations of a store whose
+// subscriptions resynchronise. LastSync is the store's, shared by every
+// subscription of the process, which is not enough for one copy (a copy
+// made by a config loaded while the store was down has missed what the
+// others have): SubscribeSynced is Subscribe, and calls synced, with the
+// time the read began, each time this subscription has read every
+// revocation in full. synced is called in fn's goroutine and must not
+// block.
+type SyncedSubscriber interface {
+	SubscribeSynced(fn func(Revocation), synced func(time.Time)) (stop func())
+}

@@ -43,9 +43,10 @@ type FakeAPI struct {
 	// Knobs, set through Set.
 	TokenDelay  time.Duration
 	PhoneDelay  time.Duration
-	RejectFirst int // errcode for calls with the first token issued
-	RejectAll   int // errcode for every token-checked call
-	StableErr   int // errcode for stable_token
+	LoginDelay  time.Duration // before jscode2session answers
+	RejectFirst int           // errcode for calls with the first token issued
+	RejectAll   int           // errcode for every token-checked call
+	StableErr   int           // errcode for stable_token
 }
 
 type Echoed struct {
@@ -96,6 +97,10 @@ func (f *FakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	f.Mu.Unlock()
 	switch r.URL.Path {
 	case "/sns/jscode2session":
+		f.Mu.Lock()
+		delay := f.LoginDelay
+		f.Mu.Unlock()
+		time.Sleep(delay)
 		code := r.URL.Query().Get("js_code")
 		user, _, _ := strings.Cut(code, ".")
 		if code == "sample" {

@@ -426,3 +426,33 @@ func TestEveryKeyExpires(t *testing.T) {
 		t.Fatalf("a revocation until an hour from now expires in %v", ttl)
 	}
 }
+
+// TestSyncedBetweenResyncs: a live subscription reports its copy complete
+// about every pingEvery, far more often than Resync, and stops doing so
+// the moment Redis is gone; messages flowing do not hold it back.
+func TestSyncedBetweenResyncs(t *testing.T) {
+	srv := redisserver.Start(t)
+	s := open(t, redisstore.Options{URL: srv.URL(), KeyPrefix: freshPrefix(), Resync: time.Hour})
+	var last atomic.Int64
+	c := new(collector)
+	stop := s.Revocations().(store.SyncedSubscriber).SubscribeSynced(c.add, func(at time.Time) { last.Store(at.UnixNano()) })
+	defer stop()
+	eventually(t, 5*time.Second, "the first full read", func() bool { return last.Load() != 0 })
+	ctx := context.Background()
+	deadline := time.Now().Add(3 * time.Second)
+	for i := 0; time.Now().Before(deadline); i++ {
+		if err := s.Revocations().Revoke(ctx, store.Revocation{SID: fmt.Sprint("busy", i), Until: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if age := time.Since(time.Unix(0, last.Load())); age > 2500*time.Millisecond {
+		t.Fatalf("with messages flowing, the copy was last reported complete %v ago (Resync is an hour)", age)
+	}
+	srv.Kill()
+	killed := time.Now()
+	time.Sleep(2500 * time.Millisecond)
+	if at := time.Unix(0, last.Load()); at.After(killed) {
+		t.Fatalf("reported complete as of %v, after Redis was killed at %v", at, killed)
+	}
+}

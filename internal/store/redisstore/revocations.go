@@ -210,6 +210,7 @@ func decodeMessage(payload string) (store.Revocation, bool) {
 
 // Interface guards
 var (
-	_ store.Revocations = (*revocations)(nil)
-	_ store.Freshness   = (*revocations)(nil)
+	_ store.Revocations      = (*revocations)(nil)
+	_ store.Freshness        = (*revocations)(nil)
+	_ store.SyncedSubscriber = (*revocations)(nil)
 )

@@ -37,11 +37,17 @@ const (
 	retryMax = time.Second
 	// resyncRetry is how soon a failed resync is tried again.
 	resyncRetry = time.Second
+	// pingEvery is how often a live subscription is sent a PING even when
+	// messages flow: its PONG, which Redis sends after every message
+	// published before the PING, proves the local copy complete as of the
+	// PING, so the copy's age stays near this between resyncs.
+	pingEvery = time.Second
 )
 
 type subscription struct {
 	s      *Store
 	fn     func(store.Revocation)
+	synced func(time.Time) // nil, or told of each full read
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -57,9 +63,14 @@ type subscription struct {
 // it must accept the same revocation twice (the local copy does). It
 // returns at once, even while Redis is down.
 func (v *revocations) Subscribe(fn func(store.Revocation)) (stop func()) {
+	return v.SubscribeSynced(fn, nil)
+}
+
+// SubscribeSynced implements store.SyncedSubscriber.
+func (v *revocations) SubscribeSynced(fn func(store.Revocation), synced func(time.Time)) (stop func()) {
 	s := v.s
 	ctx, cancel := context.WithCancel(context.Background())
-	sub := &subscription{s: s, fn: fn, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	sub := &subscription{s: s, fn: fn, synced: synced, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -122,7 +133,11 @@ func (sub *subscription) run() {
 	established := false
 	pause := retryMin
 	heard := time.Now()
-	pinged := false
+	var pingedAt, lastPing time.Time // pingedAt is zero when no PING awaits its PONG
+	// current: a full read succeeded on this connection, and the
+	// connection has not failed since; only then does a PONG prove the
+	// copy complete.
+	current := false
 	nextResync := time.Now().Add(sub.s.resync)
 	for {
 		ps := sub.pubsub()
@@ -138,7 +153,7 @@ func (sub *subscription) run() {
 		now := time.Now()
 		switch {
 		case err == nil:
-			heard, pinged, pause = now, false, retryMin
+			heard, pause = now, retryMin
 			switch m := msg.(type) {
 			case *redis.Subscription:
 				if m.Kind != "subscribe" {
@@ -150,25 +165,18 @@ func (sub *subscription) run() {
 					sub.s.opts.OnReconnect()
 				}
 				established = true
-				nextResync = sub.resync(now)
+				nextResync, current = sub.resync(now)
 			case *redis.Message:
 				if r, ok := decodeMessage(m.Payload); ok && now.Before(r.Until) {
 					sub.fn(r)
 				}
+			case *redis.Pong:
+				if current && !pingedAt.IsZero() && sub.synced != nil {
+					sub.synced(pingedAt)
+				}
+				pingedAt = time.Time{}
 			}
 		case isTimeout(err):
-			silent := now.Sub(heard)
-			if silent > silentAfter {
-				sub.drop()
-				heard, pinged = now, false
-				break
-			}
-			if silent >= receiveWait && !pinged {
-				// Its PONG arrives as a message; a failed write makes
-				// go-redis reconnect and subscribe again.
-				_ = ps.Ping(sub.ctx)
-				pinged = true
-			}
 		default:
 			// go-redis has dropped the connection and dials again on the
 			// next read; while Redis is down, each of those fails at once.
@@ -178,28 +186,49 @@ func (sub *subscription) run() {
 			case <-time.After(pause):
 			}
 			pause = min(2*pause, retryMax)
-			heard = time.Now()
+			heard, pingedAt, current = time.Now(), time.Time{}, false
+		}
+		if now.Sub(heard) > silentAfter || (!pingedAt.IsZero() && now.Sub(pingedAt) > silentAfter) {
+			// Half-open, as after a network partition, where no read
+			// ever fails: dial anew.
+			sub.drop()
+			heard, pingedAt, lastPing, current = now, time.Time{}, now, false
+			continue
+		}
+		if now := time.Now(); pingedAt.IsZero() && now.Sub(heard) < silentAfter && now.Sub(lastPing) >= pingEvery {
+			// A failed write makes go-redis reconnect and subscribe again.
+			_ = ps.Ping(sub.ctx)
+			pingedAt, lastPing = now, now
 		}
 		if !time.Now().Before(nextResync) {
-			nextResync = sub.resync(time.Now())
+			var ok bool
+			if nextResync, ok = sub.resync(time.Now()); !ok {
+				current = false
+			} else if established {
+				current = true
+			}
 		}
 	}
 }
 
 // resync reads every revocation and hands each to fn, and returns when
-// the next resync is due: after Resync, or sooner when this one failed.
-func (sub *subscription) resync(now time.Time) time.Time {
+// the next resync is due (after Resync, or sooner when this one failed)
+// and whether it succeeded.
+func (sub *subscription) resync(now time.Time) (time.Time, bool) {
 	list, err := sub.s.revs.List(sub.ctx)
 	if sub.s.opts.OnResync != nil && sub.ctx.Err() == nil {
 		sub.s.opts.OnResync(err)
 	}
 	if err != nil {
-		return now.Add(min(resyncRetry, sub.s.resync))
+		return now.Add(min(resyncRetry, sub.s.resync)), false
 	}
 	for _, r := range list {
 		sub.fn(r)
 	}
-	return now.Add(sub.s.resync)
+	if sub.synced != nil {
+		sub.synced(now)
+	}
+	return now.Add(sub.s.resync), true
 }
 
 // isTimeout reports a read that waited receiveWait for nothing, as
