@@ -25,15 +25,15 @@ import (
 
 // instance is one Caddy process.
 type instance struct {
-	name      string
-	admin     int
-	site      int
-	api       int
-	dir       string
-	cmd       *exec.Cmd
-	log       string
-	opts      options
-	exited    chan struct{}
+	name   string
+	admin  int
+	site   int
+	api    int
+	dir    string
+	cmd    *exec.Cmd
+	log    string
+	opts   options
+	exited chan struct{}
 }
 
 // options shape an instance's Caddyfile.
