@@ -73,7 +73,7 @@ examples:
 	bash examples/test.sh
 
 smoke: build
-	@got=$$(./caddy list-modules | grep -E '^(wechat|http\.handlers\.wechat_|admin\.api\.wechat)' | sort); \
+	@got=$$(./caddy list-modules | grep -E '^(wechat|http\.handlers\.wechat(pay)?_|admin\.api\.wechat)' | sort); \
 	  want=$$(sort testdata/modules-dev.txt); \
 	  if [ "$$got" != "$$want" ]; then echo "./caddy list-modules:"; echo "$$got"; echo "want (testdata/modules-dev.txt):"; echo "$$want"; exit 1; fi; \
 	  echo "list-modules: the $$(echo "$$got" | wc -l) modules of testdata/modules-dev.txt"

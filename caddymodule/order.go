@@ -11,8 +11,10 @@ import "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 func init() {
 	// Before basic_auth: login answers its own path before the gate can
 	// refuse it, and the gate runs before anything that proxies or
-	// responds.
+	// responds. WeChat Pay's notifications carry no user token and no
+	// basic auth either, so their handler runs before both too.
 	httpcaddyfile.RegisterDirectiveOrder("wechat_login", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterDirectiveOrder("wechatpay_notify", httpcaddyfile.Before, "basic_auth")
 	httpcaddyfile.RegisterDirectiveOrder("wechat_auth", httpcaddyfile.Before, "basic_auth")
 
 	// Right before reverse_proxy, so that they run after the gate and, in
@@ -20,7 +22,9 @@ func init() {
 	// simulator first: this is the order of the releases before the
 	// split.
 	httpcaddyfile.RegisterDirectiveOrder("wechat_mock", httpcaddyfile.Before, "reverse_proxy")
+	httpcaddyfile.RegisterDirectiveOrder("wechatpay_mock", httpcaddyfile.Before, "reverse_proxy")
 	httpcaddyfile.RegisterDirectiveOrder("wechat_decrypt", httpcaddyfile.Before, "reverse_proxy")
 	httpcaddyfile.RegisterDirectiveOrder("wechat_phone", httpcaddyfile.Before, "reverse_proxy")
 	httpcaddyfile.RegisterDirectiveOrder("wechat_api", httpcaddyfile.Before, "reverse_proxy")
+	httpcaddyfile.RegisterDirectiveOrder("wechatpay_api", httpcaddyfile.Before, "reverse_proxy")
 }
