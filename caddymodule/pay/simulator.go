@@ -71,3 +71,13 @@ func (a *App) SealCertificates(mchid string, certs []*x509.Certificate) ([]byte,
 	}
 	return wechatpay.EncodeCertificates(certs, m.apiv3)
 }
+
+// AppIDs lists the apps mchid takes payments for (empty: any), as WeChat
+// Pay knows which appids are bound to a merchant.
+func (a *App) AppIDs(mchid string) []string {
+	m, ok := a.byID[mchid]
+	if !ok {
+		return nil
+	}
+	return append([]string(nil), m.appidList...)
+}
