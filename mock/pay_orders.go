@@ -137,11 +137,11 @@ func (m *PayMock) route(c *payCall) {
 	case at(http.MethodPost, "pay", "transactions", "jsapi"):
 		m.prepay(c)
 	case at(http.MethodGet, "pay", "transactions", "out-trade-no", "*"):
-		m.query(c, func(s *payState) *payOrder { return s.orders[c.mchid+"\x00"+seg[4]] })
+		m.query(c, func(s *payState) *payOrder { return s.orders[c.mchid+"\x00"+seg[3]] })
 	case at(http.MethodGet, "pay", "transactions", "id", "*"):
-		m.query(c, func(s *payState) *payOrder { return s.byTxn[c.mchid+"\x00"+seg[4]] })
+		m.query(c, func(s *payState) *payOrder { return s.byTxn[c.mchid+"\x00"+seg[3]] })
 	case at(http.MethodPost, "pay", "transactions", "out-trade-no", "*", "close"):
-		m.closeOrder(c, seg[4])
+		m.closeOrder(c, seg[3])
 	case at(http.MethodPost, "refund", "domestic", "refunds"):
 		m.refund(c)
 	case at(http.MethodGet, "refund", "domestic", "refunds", "*"):
