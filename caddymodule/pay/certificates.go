@@ -28,11 +28,11 @@ var (
 // Verifier. Downloads are one at a time, whether the background loop or a
 // verification that met an unknown serial asked for them.
 type refresher struct {
-	m    *Merchant
-	sem  chan struct{} // held during a download
-	mu   sync.Mutex
-	last time.Time // when the last download began
-	ok   bool      // whether any download has succeeded
+	m        *Merchant
+	sem      chan struct{} // held during a download
+	mu       sync.Mutex
+	onDemand time.Time // when the last download asked for by a verification began
+	ok       bool      // whether any download has succeeded
 }
 
 func newRefresher(m *Merchant) *refresher {
@@ -66,9 +66,9 @@ func (r *refresher) run(ctx context.Context) {
 
 // refreshFor downloads the certificates again because serial was not
 // known, unless another download is under way (then it waits for that
-// one) or one began less than onDemandSpacing ago: a forger choosing
-// serials can cause at most one download per spacing. It reports whether
-// serial is known afterwards.
+// one) or another download of this kind began less than onDemandSpacing
+// ago: a forger choosing serials can cause at most one download per
+// spacing. It reports whether serial is known afterwards.
 func (r *refresher) refreshFor(ctx context.Context, serial string) bool {
 	if !looksLikeCertSerial(serial) {
 		return false
@@ -83,7 +83,10 @@ func (r *refresher) refreshFor(ctx context.Context, serial string) bool {
 		return true // a download that ran while we waited brought it
 	}
 	r.mu.Lock()
-	recent := time.Since(r.last) < onDemandSpacing
+	recent := time.Since(r.onDemand) < onDemandSpacing
+	if !recent {
+		r.onDemand = time.Now()
+	}
 	r.mu.Unlock()
 	if recent {
 		return false
@@ -107,9 +110,6 @@ func (r *refresher) download(ctx context.Context) error {
 // fetchLocked downloads, checks and installs the certificates; the caller
 // holds the slot. The old set stays when a download fails.
 func (r *refresher) fetchLocked(ctx context.Context) error {
-	r.mu.Lock()
-	r.last = time.Now()
-	r.mu.Unlock()
 	a := r.m.app
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.Timeout))
 	defer cancel()
