@@ -39,8 +39,9 @@ type PaySetup struct {
 	// login-and-gate site on PayEdgePort whose /pay/* is wechatpay_api
 	// behind the gate: a mistake the handler refuses.
 	WeChatBase string
-	// Global is more global options; Sites more sites.
-	Global, Sites string
+	// Global is more global options; Sites more sites; InSite is added
+	// to the wechatpay_api and wechatpay_notify sites (an access log).
+	Global, Sites, InSite string
 }
 
 // MockBase is the URL of PayConfig's simulator.
@@ -120,9 +121,11 @@ func PayConfig(s PaySetup) string {
 }
 :%[1]d {
 	bind 127.0.0.1
+	%[23]s
 	wechatpay_api
 }
 :%[2]d {
+	%[23]s
 	handle %[15]s {
 		wechatpay_notify {
 			timeout %[16]s
@@ -152,5 +155,5 @@ func PayConfig(s PaySetup) string {
 `, PayAPIPort, PayNotifyPort, PayMockPort,
 		s.APIBase, PayMchID, s.Files.MerchantKey, PayMchSerial, PayAPIv3Key, AppID, NotifyURL(),
 		strings.Join(keys, "\n\t\t\t"), s.Global, s.Merchant, wechat,
-		PayNotifyPath, timeout, backend, s.Files.WeChatKey, PayPubKeyID, s.Mock, edge, s.Sites)
+		PayNotifyPath, timeout, backend, s.Files.WeChatKey, PayPubKeyID, s.Mock, edge, s.Sites, s.InSite)
 }
