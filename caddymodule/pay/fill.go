@@ -92,6 +92,15 @@ func fillBody(body []byte, m *Merchant, ep endpoint) ([]byte, string, *reply.Err
 	if err := reply.DecodeJSON(trimmed, &fields); err != nil {
 		return nil, "", reply.BadRequest(reply.Problem(err, "the body must be a JSON object, as WeChat Pay takes it"))
 	}
+	// A field spelled in another case would sit next to the one filled
+	// in, and which of the two counts would depend on the parser.
+	for k := range fields {
+		for _, ours := range []string{"mchid", "appid", "notify_url"} {
+			if k != ours && strings.EqualFold(k, ours) {
+				return nil, "", reply.BadRequest("the body spells " + ours + " as " + quote(k) + "; send it as " + ours)
+			}
+		}
+	}
 	var add []string
 	str := func(name string) (string, bool, *reply.Error) {
 		raw, ok := fields[name]
