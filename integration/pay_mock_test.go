@@ -92,6 +92,10 @@ func TestPayMockEndToEnd(t *testing.T) {
 	if st, ans := mockCall(t, "POST", "/mock/pay", rp); st != 409 || ans["error"] != "not_payable" {
 		t.Fatalf("paying twice: %d %v", st, ans)
 	}
+	// WeChat Pay sending it again: acknowledged, not forwarded.
+	if st, ans := mockCall(t, "POST", "/mock/pay/resend", map[string]any{"notification_id": paid["notification_id"]}); st != 200 || ans["notify_status"] != float64(204) {
+		t.Fatalf("resending: %d %v", st, ans)
+	}
 
 	st, _, raw := payCall(t, "GET", "/v3/pay/transactions/out-trade-no/"+order, nil, "")
 	if st != 200 || jsonOf(t, raw)["trade_state"] != "SUCCESS" {

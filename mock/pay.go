@@ -60,7 +60,9 @@ var wechatRetrySchedule = []time.Duration{
 // to the order's notify_url, retrying on anything but a 2xx on WeChat
 // Pay's schedule (or RetryIntervals). A refund sends REFUND.SUCCESS the
 // same way. GET /mock/pay/notifications lists the deliveries and their
-// attempts.
+// attempts, and POST /mock/pay/resend {"notification_id"} sends one again,
+// signed afresh, as WeChat Pay may send a notification it already had
+// acknowledged.
 type PayMock struct {
 	// PrivateKey is the simulator's own signing key, RSA in PEM; a
 	// {file.*} placeholder works. Its public half is what merchants
@@ -208,6 +210,7 @@ func certificateFor(key *rsa.PrivateKey) (*x509.Certificate, error) {
 var payRoutes = map[string]func(m *PayMock, w http.ResponseWriter, r *http.Request){
 	"/mock/pay":               (*PayMock).payOrder,
 	"/mock/pay/notifications": (*PayMock).listNotifications,
+	"/mock/pay/resend":        (*PayMock).resend,
 	"/mock/pay/public_key":    (*PayMock).publicKey,
 }
 
@@ -220,7 +223,7 @@ func (m *PayMock) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		m.serveAPI(w, r)
 		return nil
 	}
-	mockJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "message": "wechatpay_mock serves /v3/… (WeChat Pay API v3), /mock/pay, /mock/pay/notifications and /mock/pay/public_key"})
+	mockJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "message": "wechatpay_mock serves /v3/… (WeChat Pay API v3), /mock/pay, /mock/pay/notifications, /mock/pay/resend and /mock/pay/public_key"})
 	return nil
 }
 

@@ -247,6 +247,42 @@ func (m *PayMock) listNotifications(w http.ResponseWriter, r *http.Request) {
 	mockJSON(w, http.StatusOK, map[string]any{"notifications": out})
 }
 
+// resend is POST /mock/pay/resend {"notification_id"}: one more
+// delivery of a notification, whatever became of the earlier ones.
+func (m *PayMock) resend(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		mockJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method_not_allowed", "message": "POST {\"notification_id\"}"})
+		return
+	}
+	body, rerr := reply.Read(w, r, maxMockBody)
+	if rerr != nil {
+		mockJSON(w, rerr.Status, rerr)
+		return
+	}
+	var req struct {
+		ID string `json:"notification_id"`
+	}
+	if err := reply.DecodeJSON(body, &req); err != nil || req.ID == "" {
+		mockJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "message": "send {\"notification_id\"}"})
+		return
+	}
+	var d *payDelivery
+	m.state.mu.Lock()
+	for _, cand := range m.state.deliveries {
+		if cand.ID == req.ID {
+			d = cand
+		}
+	}
+	m.state.mu.Unlock()
+	if d == nil {
+		mockJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "message": "no such notification"})
+		return
+	}
+	a := m.attempt(d)
+	mockJSON(w, http.StatusOK, map[string]any{"notification_id": d.ID, "notify_status": a.Status, "notify_error": a.Error})
+}
+
 // newUUID is a random version 4 UUID, the shape of WeChat Pay's
 // notification ids.
 func newUUID() string {
