@@ -252,7 +252,9 @@ func (h *Notify) forward(r *http.Request, next caddyhttp.Handler, n *wechatpay.N
 
 // answer writes the answer WeChat Pay reads on a failure, {"code":"FAIL",
 // "message"}, with our own error code beside it as on every endpoint, and
-// counts it.
+// counts it. It is written here even where the site has handle_errors:
+// WeChat Pay is the only client of this route, and a restyled page would
+// lose the code and message it reads.
 func (h *Notify) answer(w http.ResponseWriter, eventType, outcome string, status int, code, message string) error {
 	metrics.PayNotifications.WithLabelValues(metrics.PayEventLabel(eventType), outcome).Inc()
 	reply.JSON(w, status, struct {
