@@ -3,6 +3,7 @@
 #   run    build ./caddy and serve the demo Caddyfile on http://localhost:8080
 #   build  build ./caddy with the plugin and its simulator (development)
 #   test   everything CI runs
+#   webview  the web-view H5 page in headless Chromium against the demo
 #   race   every Go test under the race detector
 #   fuzz   every fuzz target for FUZZTIME (default 60s)
 #   soak   10 minutes of mixed load against ./caddy
@@ -30,7 +31,7 @@ FUZZTIME       ?= 5s
 # Demo-only secret for the simulator; export your own for anything else.
 export WECHAT_SECRET ?= demo-secret-not-for-production
 
-.PHONY: build run test lint unit race examples smoke soak-quick soak fuzz-seeds fuzz bench
+.PHONY: build run test lint unit race examples smoke chromium webview-npm webview soak-quick soak fuzz-seeds fuzz bench
 
 $(XCADDY):
 	$(GO) install github.com/caddyserver/xcaddy/cmd/xcaddy@$(XCADDY_VERSION)
@@ -42,7 +43,7 @@ build: $(XCADDY)
 run: build
 	@bash .ci/demo run
 
-test: lint unit examples build smoke soak-quick fuzz-seeds
+test: lint unit examples build smoke webview soak-quick fuzz-seeds
 	@echo "make -f xcaddy.mk test: all checks passed"
 
 lint:
@@ -83,6 +84,29 @@ smoke: build
 	bash .ci/demo smoke
 	bash examples/php/test_through_caddy.sh ./caddy
 	bash examples/miniprogram/test-demo/run.sh ./caddy
+
+# The web-view page (examples/webview) in a real headless Chromium against
+# the demo: Debian's chromium, driven by playwright-core from the committed
+# lock file; Playwright never downloads a browser of its own here. Both are
+# installed only when missing (as root, or through sudo). The screenshots go
+# to $${ARTIFACTS_DIR:-.build/artifacts}.
+WEBVIEW_TEST := examples/webview/test
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  sudo=; if [ "$$(id -u)" != 0 ]; then sudo=sudo; fi; \
+	  echo "chromium: installing Debian's chromium"; \
+	  $$sudo apt-get update -qq -o DPkg::Lock::Timeout=300 && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 chromium; } && \
+	  command -v chromium >/dev/null || { echo "chromium: not installed; apt-get install chromium"; exit 1; }
+
+$(WEBVIEW_TEST)/node_modules/.package-lock.json: $(WEBVIEW_TEST)/package.json $(WEBVIEW_TEST)/package-lock.json
+	cd $(WEBVIEW_TEST) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+
+webview-npm: $(WEBVIEW_TEST)/node_modules/.package-lock.json
+
+webview: build chromium webview-npm
+	bash $(WEBVIEW_TEST)/run.sh ./caddy
 
 # Short runs of every fuzz target (the seed corpora already run in unit).
 # A failure prints the fuzzer's output, which names the failing input's

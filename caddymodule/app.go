@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -67,6 +68,11 @@ type App struct {
 	// ticket. Absent: Bearer tokens only.
 	Cookie *CookieConfig `json:"cookie,omitempty"`
 
+	// Assertion configures the key of X-Wechat-Assertion (wechat_auth {
+	// assertion }) and of wechat_jwks. Absent: an EdDSA key generated
+	// once and kept in storage, when first needed.
+	Assertion *AssertionConfig `json:"assertion,omitempty"`
+
 	// MaxInflight bounds the calls to WeChat under way at once, per app.
 	// When they are all busy, clients get 503 at once instead of piling up
 	// behind a slow WeChat. Default: 64.
@@ -90,6 +96,9 @@ type App struct {
 	stopFeed func()
 	tokens   map[string]*wechat.AccessTokens // by appid; see accesstokens.go
 	logger   *zap.Logger
+
+	assertionMu  *sync.Mutex
+	assertionKey *token.Key // see assertion_key.go
 }
 
 // TokenConfig configures session tokens.
@@ -101,6 +110,14 @@ type TokenConfig struct {
 	// every instance sharing that storage accepts them.
 	SigningKey string `json:"signing_key,omitempty"`
 
+	// PreviousKeys verify tokens, and open the session_keys sealed in
+	// them, but sign nothing: the keys of a rotation's past, kept until
+	// their tokens are gone (one session_lifetime). Each is chosen by the
+	// token's kid. They take SigningKey's forms, and say their own
+	// algorithm: a PEM private key is EdDSA or ES256 by its type, anything
+	// else an HS256 key.
+	PreviousKeys []string `json:"previous_keys,omitempty"`
+
 	// TTL is how long a token stays valid. Default: 2h.
 	TTL caddy.Duration `json:"ttl,omitempty"`
 
@@ -108,9 +125,10 @@ type TokenConfig struct {
 	// Default: "caddy-wechat".
 	Issuer string `json:"issuer,omitempty"`
 
-	// Algorithm is HS256 (default) or EdDSA. With EdDSA, SigningKey is an
-	// Ed25519 private key in PEM (PKCS#8), so that verifiers elsewhere need
-	// only the public key; the generated key is kept in storage likewise.
+	// Algorithm is HS256 (default), EdDSA or ES256. With EdDSA or ES256,
+	// SigningKey is an Ed25519 or a P-256 private key in PEM, so that
+	// verifiers elsewhere need only the public key (see wechat_jwks); the
+	// generated key is kept in storage likewise.
 	Algorithm string `json:"algorithm,omitempty"`
 
 	// RenewWithin is how close to its exp a token is renewed: the gate
@@ -174,6 +192,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 
 	a.flights = new(flight.Group)
+	a.assertionMu = new(sync.Mutex)
 	a.verified = token.NewCache(a.Token.CacheSize)
 	a.byID = make(map[string]*MiniProgram, len(a.Apps))
 	for _, mp := range a.Apps {
@@ -189,6 +208,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if err := a.provisionKeys(ctx, repl); err != nil {
+		return err
+	}
+	if err := a.provisionAssertionKey(repl); err != nil {
 		return err
 	}
 
@@ -224,6 +246,9 @@ func (a *App) Validate() error {
 	}
 	if len(a.byID) != len(a.Apps) {
 		return errors.New("wechat: the same appid is configured twice")
+	}
+	if a.Token.SessionLifetime < a.Token.TTL {
+		return fmt.Errorf("wechat: token session_lifetime %v is shorter than its ttl %v: a session would end before its first token", time.Duration(a.Token.SessionLifetime), time.Duration(a.Token.TTL))
 	}
 	if a.APIBase != "" && !strings.HasPrefix(a.APIBase, "http://") && !strings.HasPrefix(a.APIBase, "https://") {
 		return fmt.Errorf("wechat: api_base %q must be an http:// or https:// origin", a.APIBase)

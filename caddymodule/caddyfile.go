@@ -94,6 +94,14 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := a.Cookie.unmarshal(d); err != nil {
 				return err
 			}
+		case "assertion":
+			if a.Assertion != nil {
+				return d.Err("the assertion block is given twice; merge the two blocks")
+			}
+			a.Assertion = new(AssertionConfig)
+			if err := a.Assertion.unmarshal(d); err != nil {
+				return err
+			}
 		case "store":
 			if a.StoreRaw != nil {
 				return d.Err("store is given twice; configure one store")
@@ -116,7 +124,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		default:
-			return d.Errf("unknown subdirective %q in wechat; expected api_base, timeout, max_inflight, app, token, cookie or store", d.Val())
+			return d.Errf("unknown subdirective %q in wechat; expected api_base, timeout, max_inflight, app, token, cookie, assertion or store", d.Val())
 		}
 	}
 	return nil
@@ -172,6 +180,12 @@ func (t *TokenConfig) unmarshal(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			keyFile, keyLine = d.File(), d.Line()
+		case "previous_key":
+			var k string
+			if !d.AllArgs(&k) {
+				return d.ArgErr()
+			}
+			t.PreviousKeys = append(t.PreviousKeys, k)
 		case "ttl":
 			if err := ParseDuration(d, &t.TTL); err != nil {
 				return err
@@ -208,15 +222,15 @@ func (t *TokenConfig) unmarshal(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&t.Algorithm) {
 				return d.ArgErr()
 			}
-			if t.Algorithm != token.HS256 && t.Algorithm != token.EdDSA {
-				return d.Errf("algorithm %q: expected HS256 or EdDSA", t.Algorithm)
+			if t.Algorithm != token.HS256 && t.Algorithm != token.EdDSA && t.Algorithm != token.ES256 {
+				return d.Errf("algorithm %q: expected HS256, EdDSA or ES256", t.Algorithm)
 			}
 		default:
-			return d.Errf("unknown subdirective %q in token; expected signing_key, ttl, issuer, algorithm, cache_size, renew_within or session_lifetime", d.Val())
+			return d.Errf("unknown subdirective %q in token; expected signing_key, previous_key, ttl, issuer, algorithm, cache_size, renew_within or session_lifetime", d.Val())
 		}
 	}
 	// Checked after the block, since algorithm may follow signing_key.
-	if t.SigningKey != "" && !IsPlaceholder(t.SigningKey) && t.Algorithm != token.EdDSA && len(t.SigningKey) < token.MinHS256Bytes {
+	if t.SigningKey != "" && !IsPlaceholder(t.SigningKey) && (t.Algorithm == "" || t.Algorithm == token.HS256) && len(t.SigningKey) < token.MinHS256Bytes {
 		return fmt.Errorf("signing_key is %d bytes; HS256 needs %d bytes or more (generate one with: openssl rand -base64 48), at %s:%d", len(t.SigningKey), token.MinHS256Bytes, keyFile, keyLine)
 	}
 	return nil

@@ -109,29 +109,54 @@ func (c *CookieConfig) Token(h http.Header) (string, bool) {
 	return "", false
 }
 
-// Strip removes the session cookie from the Cookie headers passed on, and
-// keeps every other cookie as it came.
+// Strip removes the session cookie from the Cookie headers passed on.
+// Every other cookie goes on byte for byte, separators included: a line
+// without ours is not touched, and from one with it only our pair and
+// its separator are cut. It edits the request's own header in place.
 func (c *CookieConfig) Strip(h http.Header) {
 	lines := h["Cookie"]
-	var kept []string
+	n := 0
 	for _, line := range lines {
-		var parts []string
-		for part := range strings.SplitSeq(line, ";") {
-			trimmed := strings.TrimLeft(part, " \t")
-			if name, _, _ := strings.Cut(trimmed, "="); name == c.Name || trimmed == "" {
+		if strings.Contains(line, c.Name) {
+			if line = c.cut(line); strings.TrimSpace(line) == "" {
 				continue
 			}
-			parts = append(parts, trimmed)
 		}
-		if len(parts) > 0 {
-			kept = append(kept, strings.Join(parts, "; "))
-		}
+		lines[n] = line
+		n++
 	}
-	if len(kept) == 0 {
+	if n == 0 {
 		delete(h, "Cookie")
 		return
 	}
-	h["Cookie"] = kept
+	h["Cookie"] = lines[:n]
+}
+
+// cut removes every pair of ours from one Cookie line.
+func (c *CookieConfig) cut(line string) string {
+	for start := 0; start < len(line); {
+		end := strings.IndexByte(line[start:], ';')
+		if end < 0 {
+			end = len(line)
+		} else {
+			end += start
+		}
+		seg := strings.TrimLeft(line[start:end], " \t")
+		if name, _, _ := strings.Cut(seg, "="); name != c.Name {
+			start = end + 1
+			continue
+		}
+		switch {
+		case start > 0: // "a=1; ours" or "a=1; ours; b=2": cut "; ours"
+			line = line[:start-1] + line[end:]
+			start--
+		case end < len(line): // "ours; b=2": cut "ours;" and the space after it
+			line = strings.TrimLeft(line[end+1:], " \t")
+		default: // the line is ours alone
+			return ""
+		}
+	}
+	return line
 }
 
 // Set sends the session cookie holding tok until exp.

@@ -1,11 +1,13 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/certmagic"
 
 	"github.com/caddy-wechat/caddy-wechat/internal/token"
 )
@@ -16,6 +18,7 @@ import (
 var storageKeys = map[string]string{
 	token.HS256: "wechat/token_signing_key",
 	token.EdDSA: "wechat/token_signing_key_ed25519.pem",
+	token.ES256: "wechat/token_signing_key_es256.pem",
 }
 
 // provisionKeys builds the key set and the verifier: from the configured
@@ -39,24 +42,49 @@ func (a *App) provisionKeys(ctx caddy.Context, repl *caddy.Replacer) error {
 	if err != nil {
 		return err
 	}
-	if a.keys, err = token.NewKeySet(a.Token.Issuer, key); err != nil {
+	keys := []*token.Key{key}
+	for i, raw := range a.Token.PreviousKeys {
+		prev, err := previousKey(repl, raw)
+		if err != nil {
+			return fmt.Errorf("wechat: token previous_key %d: %v", i+1, err)
+		}
+		keys = append(keys, prev)
+	}
+	if a.keys, err = token.NewKeySet(a.Token.Issuer, keys...); err != nil {
 		return err
 	}
 	a.verifier = token.NewVerifier(a.keys, a.Configured)
 	return nil
 }
 
-// storedKey uses the key in Caddy's storage, generating and storing it on
-// first use under a storage lock so that instances starting together
-// agree on one key.
+// previousKey builds a previous key, whose material says its algorithm.
+func previousKey(repl *caddy.Replacer, raw string) (*token.Key, error) {
+	material := repl.ReplaceKnown(raw, "")
+	if material == "" {
+		return nil, errors.New("it expands to nothing; is the environment variable or file set?")
+	}
+	alg, err := token.KeyAlg([]byte(material))
+	if err != nil {
+		return nil, err
+	}
+	return token.NewKey(alg, []byte(material))
+}
+
+// storedKey uses the token key in Caddy's storage.
 func storedKey(ctx caddy.Context, alg string) (*token.Key, error) {
 	name, ok := storageKeys[alg]
 	if !ok {
 		return token.NewKey(alg, nil) // reports the unknown algorithm
 	}
-	st := ctx.Storage()
+	return storedKeyAt(ctx, ctx.Storage(), name, alg)
+}
+
+// storedKeyAt uses the key of alg kept at name in storage, generating and
+// storing it on first use under a storage lock so that instances starting
+// together agree on one key.
+func storedKeyAt(ctx context.Context, st certmagic.Storage, name, alg string) (*token.Key, error) {
 	if err := st.Lock(ctx, name); err != nil {
-		return nil, fmt.Errorf("wechat: locking storage for the signing key: %v", err)
+		return nil, fmt.Errorf("wechat: locking storage for %s: %v", name, err)
 	}
 	defer func() { _ = st.Unlock(ctx, name) }()
 	material, err := st.Load(ctx, name)
@@ -65,10 +93,10 @@ func storedKey(ctx caddy.Context, alg string) (*token.Key, error) {
 			return nil, err
 		}
 		if err := st.Store(ctx, name, material); err != nil {
-			return nil, fmt.Errorf("wechat: storing the generated signing key: %v", err)
+			return nil, fmt.Errorf("wechat: storing the generated key at %s: %v", name, err)
 		}
 	} else if err != nil {
-		return nil, fmt.Errorf("wechat: loading the signing key from storage: %v", err)
+		return nil, fmt.Errorf("wechat: loading the key at %s from storage: %v", name, err)
 	}
 	return token.NewKey(alg, material)
 }

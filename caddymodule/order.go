@@ -9,13 +9,18 @@ import "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 // order they must run. The handler packages register the directives
 // themselves; ordering one that a build leaves out is harmless.
 func init() {
-	// Before basic_auth: login answers its own path before the gate can
-	// refuse it, and the gate runs before anything that proxies or
-	// responds. WeChat Pay's notifications carry no user token and no
-	// basic auth either, so their handler runs before both too.
+	// Before basic_auth: login, logout and the JWKS answer their own paths
+	// before the gate can refuse them (logout reads the credential
+	// itself), the gate runs before anything that proxies or responds,
+	// and the ticket right after the gate, whose identity it hands on.
+	// WeChat Pay's notifications carry no user token and no basic auth
+	// either, so their handler runs right after login.
 	httpcaddyfile.RegisterDirectiveOrder("wechat_login", httpcaddyfile.Before, "basic_auth")
 	httpcaddyfile.RegisterDirectiveOrder("wechatpay_notify", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterDirectiveOrder("wechat_logout", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterDirectiveOrder("wechat_jwks", httpcaddyfile.Before, "basic_auth")
 	httpcaddyfile.RegisterDirectiveOrder("wechat_auth", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterDirectiveOrder("wechat_ticket", httpcaddyfile.Before, "basic_auth")
 
 	// Right before reverse_proxy, so that they run after the gate and, in
 	// forward mode, before the proxy that receives the verified body. The

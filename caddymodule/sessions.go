@@ -2,8 +2,10 @@ package caddymodule
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"github.com/caddy-wechat/caddy-wechat/internal/metrics"
 	"github.com/caddy-wechat/caddy-wechat/internal/slot"
 	"github.com/caddy-wechat/caddy-wechat/internal/store"
 	"github.com/caddy-wechat/caddy-wechat/internal/token"
@@ -11,6 +13,47 @@ import (
 
 // What the session handlers (the gate's renewal, tickets, logout, admin
 // revoke) share: the session's rules and its records in the store.
+
+// ErrRevoked is a token of a session that has been ended.
+var ErrRevoked = errors.New("token revoked")
+
+// Authenticate verifies a session token, through the cache of verified
+// tokens, and refuses one whose session has ended: revocation is checked
+// on every call, cache hit or miss.
+func (a *App) Authenticate(tok string, now time.Time) (*token.Identity, error) {
+	id := a.verified.Get(tok, now)
+	if id == nil {
+		var err error
+		if id, err = a.verifier.Verify(tok); err != nil {
+			return nil, err
+		}
+		id = a.verified.Put(tok, id, now)
+	}
+	if a.revoked.Refuses(id, now) {
+		return nil, ErrRevoked
+	}
+	// A token from a longer session_lifetime than today's ends with the
+	// session it would have today.
+	if !now.Before(a.SessionEnd(id)) {
+		return nil, ErrSessionOver
+	}
+	return id, nil
+}
+
+// ErrSessionOver is a token of a session past its session_lifetime.
+var ErrSessionOver = errors.New("the session has reached its lifetime")
+
+// SessionStart is the auth_time of a session that begins now. A user's
+// revocation ends the sessions that began before its not_before, which is
+// in whole seconds, as auth_time is, and rounded up; a login in that same
+// second after the revocation begins at not_before, so that the user can
+// log in again at once.
+func (a *App) SessionStart(appID, openID string, now time.Time) time.Time {
+	if nb := a.revoked.NotBefore(appID, openID, now); nb.After(now) {
+		return nb
+	}
+	return now
+}
 
 // RenewWithin is how close to exp a token is renewed, or 0 for never.
 func (a *App) RenewWithin() time.Duration { return time.Duration(*a.Token.RenewWithin) }
@@ -43,15 +86,28 @@ func (a *App) RevokeSession(ctx context.Context, id *token.Identity) error {
 	if id.ExpiresAt.After(until) {
 		until = id.ExpiresAt
 	}
-	return a.store.Revocations().Revoke(ctx, store.Revocation{SID: id.SID, Until: until})
+	return a.revoke(ctx, store.Revocation{SID: id.SID, Until: until})
 }
 
 // RevokeUser ends every session of a user that began before now, until
-// the longest of them could have lived, and returns that instant.
+// the longest of them could have lived, and returns that instant. Tokens
+// carry auth_time in whole seconds, so now is rounded up: a session begun
+// in the same second as the revocation ends with it.
 func (a *App) RevokeUser(ctx context.Context, appID, openID string) (time.Time, error) {
-	now := time.Now().Truncate(time.Second)
-	err := a.store.Revocations().Revoke(ctx, store.Revocation{AppID: appID, OpenID: openID, NotBefore: now, Until: now.Add(a.SessionLifetime() + a.TokenTTL())})
-	return now, err
+	now := time.Now().Add(time.Second - 1).Truncate(time.Second)
+	return now, a.revoke(ctx, store.Revocation{AppID: appID, OpenID: openID, NotBefore: now, Until: now.Add(a.SessionLifetime() + a.TokenTTL())})
+}
+
+// revoke records r in the store and, once the store has it, in this
+// instance's copy at once, without waiting for the store's subscription
+// to bring it back.
+func (a *App) revoke(ctx context.Context, r store.Revocation) error {
+	if err := a.store.Revocations().Revoke(ctx, r); err != nil {
+		return err
+	}
+	applyRevocation(a.revoked, r)
+	metrics.Revocations.Set(float64(a.revoked.Len()))
+	return nil
 }
 
 // MaxTicketTTL bounds how long a web-view ticket lives.

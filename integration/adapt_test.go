@@ -61,7 +61,7 @@ func TestConfigErrors(t *testing.T) {
 		{"uppercase appid", "{\n\twechat {\n\t\tapp wx0123456789ABCDEF {\n\t\t\tsecret s\n\t\t}\n\t}\n}" + site, "3", "16 lowercase hex digits"},
 		{"missing secret", "{\n\twechat {\n\t\tapp wx0123456789abcdef\n\t}\n}" + site, "3", "has no secret; add 'secret {env.WECHAT_SECRET}'"},
 		{"empty app block", "{\n\twechat {\n\t\tapp wx0123456789abcdef {\n\t\t}\n\t}\n}" + site, "3", "has no secret"},
-		{"unknown global subdirective", "{\n\twechat {\n\t\tapi_bse http://x\n\t}\n}" + site, "3", "unknown subdirective \"api_bse\" in wechat; expected api_base, timeout, max_inflight, app, token, cookie or store"},
+		{"unknown global subdirective", "{\n\twechat {\n\t\tapi_bse http://x\n\t}\n}" + site, "3", "unknown subdirective \"api_bse\" in wechat; expected api_base, timeout, max_inflight, app, token, cookie, assertion or store"},
 		{"unknown app subdirective", "{\n\twechat {\n\t\tapp wx0123456789abcdef {\n\t\t\tsecrte s\n\t\t}\n\t}\n}" + site, "4", "unknown subdirective \"secrte\""},
 		{"unknown token subdirective", "{\n\twechat {\n\t\ttoken {\n\t\t\tkey abc\n\t\t}\n\t}\n}" + site, "4", "unknown subdirective \"key\" in token"},
 		{"short signing key", "{\n\twechat {\n\t\ttoken {\n\t\t\tsigning_key tooshort\n\t\t}\n\t}\n}" + site, "4", "signing_key is 8 bytes; HS256 needs 32 bytes or more"},

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"crypto/ed25519"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -35,7 +36,7 @@ func TestEdDSATokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := key.PublicKey()
+	pub := key.PublicKey().(ed25519.PublicKey)
 	parsed, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return pub, nil }, jwt.WithValidMethods([]string{"EdDSA"}))
 	if err != nil || parsed.Claims.(jwt.MapClaims)["sub"] != "o-ed1" {
 		t.Fatalf("EdDSA token does not verify with the public key: %v", err)

@@ -3,11 +3,14 @@ package integration
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddy-wechat/caddy-wechat/caddymodule"
 	"github.com/caddy-wechat/caddy-wechat/caddymodule/api"
 	"github.com/caddy-wechat/caddy-wechat/caddymodule/gate"
+	"github.com/caddy-wechat/caddy-wechat/caddymodule/jwks"
 	"github.com/caddy-wechat/caddy-wechat/caddymodule/login"
+	"github.com/caddy-wechat/caddy-wechat/caddymodule/session"
 	"github.com/caddy-wechat/caddy-wechat/caddymodule/userdata"
 	"github.com/caddy-wechat/caddy-wechat/internal/token"
 	"github.com/caddy-wechat/caddy-wechat/mock"
@@ -18,7 +21,7 @@ import (
 
 // fuzzDirectives are the directives FuzzCaddyfile parses, by the input's
 // first byte (modulo their number).
-var fuzzDirectives = [...]string{"wechat", "wechat_login", "wechat_auth", "wechat_mock", "wechat_decrypt", "wechat_phone", "wechat_api"}
+var fuzzDirectives = [...]string{"wechat", "wechat_login", "wechat_auth", "wechat_mock", "wechat_decrypt", "wechat_phone", "wechat_api", "wechat_ticket", "wechat_logout", "wechat_jwks"}
 
 // FuzzCaddyfile feeds arbitrary Caddyfile text after each directive's name
 // to its UnmarshalCaddyfile. Nothing may panic; when the wechat global
@@ -60,6 +63,18 @@ func FuzzCaddyfile(f *testing.F) {
 		{3, ""},
 		{3, "{\n\tfoo\n}"},
 		{3, "arg"},
+		{0, "{\n\tapp wx0123456789abcdef {\n\t\tsecret s\n\t}\n\ttoken {\n\t\trenew_within off\n\t\tsession_lifetime 7d\n\t}\n\tcookie {\n\t\tname s\n\t\tsame_site none\n\t\tsecure on\n\t\tallowed_origins https://h5.example.com\n\t}\n}"},
+		{0, "{\n\tcookie {\n\t\tsame_site sideways\n\t\tdomain\n\t}\n}"},
+		{7, "{\n\tttl 90s\n}"},
+		{7, "{\n\tttl 0s\n}"},
+		{8, ""},
+		{8, "{\n\tx\n}"},
+		{0, "{\n\ttoken {\n\t\talgorithm ES256\n\t\tsigning_key {file./k.pem}\n\t\tprevious_key {file./old.pem}\n\t\tprevious_key x\n\t}\n\tassertion {\n\t\talgorithm ES256\n\t\tsigning_key {file./a.pem}\n\t}\n}"},
+		{0, "{\n\tassertion {\n\t\talgorithm HS256\n\t}\n}"},
+		{2, "{\n\trespond\n\tassertion {\n\t\taudience a\n\t\tttl 2m\n\t}\n}"},
+		{2, "{\n\tassertion x\n}"},
+		{9, ""},
+		{9, "{\n\tx\n}"},
 	}
 	for _, s := range seeds {
 		f.Add(s.dir, s.text)
@@ -101,12 +116,27 @@ func FuzzCaddyfile(f *testing.F) {
 					t.Fatalf("apps %q accepted", id)
 				}
 			}
+			if a.Assertion != nil && a.Assertion.TTL < 0 {
+				t.Fatalf("assertion ttl %v accepted", a.Assertion.TTL)
+			}
 		case "wechat_mock":
 			_ = new(mock.Mock).UnmarshalCaddyfile(d)
 		case "wechat_decrypt":
 			_ = new(userdata.Decrypt).UnmarshalCaddyfile(d)
 		case "wechat_phone":
 			_ = new(userdata.Phone).UnmarshalCaddyfile(d)
+		case "wechat_ticket":
+			tk := new(session.Ticket)
+			if err := tk.UnmarshalCaddyfile(d); err != nil {
+				return
+			}
+			if tk.TTL != 0 && time.Duration(tk.TTL) < time.Second {
+				t.Fatalf("ttl %v accepted", time.Duration(tk.TTL))
+			}
+		case "wechat_logout":
+			_ = new(session.Logout).UnmarshalCaddyfile(d)
+		case "wechat_jwks":
+			_ = new(jwks.JWKS).UnmarshalCaddyfile(d)
 		case "wechat_api":
 			a := new(api.API)
 			if err := a.UnmarshalCaddyfile(d); err != nil {
@@ -146,11 +176,14 @@ func fuzzCheckApp(t *testing.T, app *caddymodule.App) {
 		t.Fatalf("timeout %v accepted", app.Timeout)
 	}
 	if tc := app.Token; tc != nil {
-		if k := tc.SigningKey; k != "" && !fuzzIsPlaceholder(k) && tc.Algorithm != token.EdDSA && len(k) < token.MinHS256Bytes {
+		if k := tc.SigningKey; k != "" && !fuzzIsPlaceholder(k) && (tc.Algorithm == "" || tc.Algorithm == token.HS256) && len(k) < token.MinHS256Bytes {
 			t.Fatalf("HS256 signing_key of %d bytes accepted", len(k))
 		}
-		if tc.Algorithm != "" && tc.Algorithm != token.HS256 && tc.Algorithm != token.EdDSA {
+		if tc.Algorithm != "" && tc.Algorithm != token.HS256 && tc.Algorithm != token.EdDSA && tc.Algorithm != token.ES256 {
 			t.Fatalf("algorithm %q accepted", tc.Algorithm)
+		}
+		if as := app.Assertion; as != nil && as.Algorithm != "" && as.Algorithm != token.EdDSA && as.Algorithm != token.ES256 {
+			t.Fatalf("assertion algorithm %q accepted", as.Algorithm)
 		}
 		if tc.TTL < 0 {
 			t.Fatalf("ttl %v accepted", tc.TTL)

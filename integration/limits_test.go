@@ -64,7 +64,7 @@ func TestMetricsExposed(t *testing.T) {
 	Do(t, c, "GET", At(OptPort, "/x"), nil, "")
 	Do(t, c, "GET", At(MainPort, "/login"), nil, "") // 405
 
-	resp, err := c.Get("http://localhost:2999/metrics")
+	resp, err := c.Get(AdminURL("/metrics"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -169,7 +169,7 @@ func TestPayMetrics(t *testing.T) {
 	forged.Serial, forged.Key = PayPubKeyID, Keys(t).Other
 	notify(t, forged.Sign(b), b)
 
-	resp, err := http.Get("http://localhost:2999/metrics")
+	resp, err := http.Get(AdminURL("/metrics"))
 	if err != nil {
 		t.Fatal(err)
 	}

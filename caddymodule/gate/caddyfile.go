@@ -14,6 +14,11 @@ import (
 //	    optional
 //	    apps <appid...>
 //	    preflight pass
+//	    assertion [{
+//	        audience <aud>
+//	        ttl <duration>
+//	    }]
+//	    respond
 //	}
 func parseAuth(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	a := new(Auth)
@@ -52,8 +57,32 @@ func (a *Auth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Err("preflight takes one argument: preflight pass")
 			}
 			a.Preflight = "pass"
+		case "assertion":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			a.Assertion = new(AssertionOptions)
+			for nesting := d.Nesting(); d.NextBlock(nesting); {
+				switch d.Val() {
+				case "audience":
+					if !d.AllArgs(&a.Assertion.Audience) {
+						return d.ArgErr()
+					}
+				case "ttl":
+					if err := caddymodule.ParseDuration(d, &a.Assertion.TTL); err != nil {
+						return err
+					}
+				default:
+					return d.Errf("unknown subdirective %q in assertion; expected audience or ttl", d.Val())
+				}
+			}
+		case "respond":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			a.Respond = true
 		default:
-			return d.Errf("unknown subdirective %q in wechat_auth; expected optional, apps or preflight", d.Val())
+			return d.Errf("unknown subdirective %q in wechat_auth; expected optional, apps, preflight, assertion or respond", d.Val())
 		}
 	}
 	return nil

@@ -54,13 +54,24 @@ type Auth struct {
 	// backend that answers CORS itself.
 	Preflight string `json:"preflight,omitempty"`
 
+	// Assertion adds X-Wechat-Assertion to the request passed on: a JWT
+	// of the identity signed with the wechat app's assertion key, which a
+	// backend verifies against wechat_jwks instead of trusting its
+	// network. Minted once per token, and cached with it.
+	Assertion *AssertionOptions `json:"assertion,omitempty"`
+
+	// Respond makes the gate the auth service of a proxy in front (nginx
+	// auth_request, Caddy forward_auth, Traefik forwardAuth): it answers
+	// 200 with the identity headers in the response, or the usual
+	// refusal, and never passes the request on. Serve it only where that
+	// proxy alone can reach it.
+	Respond bool `json:"respond,omitempty"`
+
 	onlyApps map[string]bool
 	// What the per-request path uses, taken from the app once.
-	cache       *token.Cache
-	verifier    *token.Verifier
-	revoked     *token.Revoked
-	cookies     *caddymodule.CookieConfig
-	renewWithin time.Duration
+	cookies      *caddymodule.CookieConfig
+	renewWithin  time.Duration
+	assertionKey *token.Key
 
 	caddymodule.AppRef
 }
@@ -80,6 +91,16 @@ func (a *Auth) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.use(a.App)
+	if a.Assertion != nil {
+		if err := a.Assertion.provision(); err != nil {
+			return err
+		}
+		k, err := a.App.AssertionKey(ctx)
+		if err != nil {
+			return err
+		}
+		a.assertionKey = k
+	}
 	if len(a.Apps) > 0 {
 		a.onlyApps = make(map[string]bool, len(a.Apps))
 		for _, id := range a.Apps {
@@ -95,7 +116,6 @@ func (a *Auth) Provision(ctx caddy.Context) error {
 // use takes what the per-request path needs from app.
 func (a *Auth) use(app *caddymodule.App) {
 	a.App = app
-	a.cache, a.verifier, a.revoked = app.VerifiedCache(), app.Verifier(), app.Revoked()
 	a.cookies, a.renewWithin = app.Cookies(), app.RenewWithin()
 }
 
@@ -110,6 +130,9 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	Scrub(r)
 
 	if a.cookies != nil && a.App.IsPreflight(r) {
+		if a.Respond {
+			return respondAnonymous(w)
+		}
 		if a.Preflight != "pass" {
 			a.App.AnswerPreflight(w, r)
 			return nil
@@ -117,41 +140,47 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		setAnonymous(r)
 		return next.ServeHTTP(w, r)
 	}
-
-	tok, cred := bearerToken(r.Header)
-	fromCookie := false
-	if cred == credNone && a.cookies != nil {
-		if t, ok := a.cookies.Token(r.Header); ok && t != "" {
-			tok, cred, fromCookie = t, credBearer, true
-		}
+	if a.cookies != nil && !a.Respond {
+		// Refusals too, so that a page can read why.
+		a.App.CORS(w, r)
 	}
+
+	tok, cred, fromCookie := a.App.SessionCredential(r)
 	switch cred {
-	case credMalformed:
+	case caddymodule.CredMalformed:
 		return a.refuse(w, r, "invalid_token", "the Authorization header holds a Bearer credential that is not of the form 'Bearer <token>'", "")
-	case credNone:
+	case caddymodule.CredNone:
 		if a.Optional {
 			metrics.GateAnonymous.Inc()
+			if a.Respond {
+				return respondAnonymous(w)
+			}
 			setAnonymous(r)
 			return next.ServeHTTP(w, r)
 		}
 		metrics.GateNoToken.Inc()
 		return a.refuse(w, r, "unauthorized", "a bearer token is required: log in first", "")
 	}
+	orig := r // the request the browser sent, as far as the checks go
+	if a.Respond {
+		orig = forwardedView(r)
+	}
 	if fromCookie {
-		if a.cookies.CrossSite(r) {
+		if a.cookies.CrossSite(orig) {
 			metrics.CSRFRejected.Inc()
 			return reply.Fail(w, r, reply.CSRFRejected())
 		}
 		// The cookie is ours; the backend's own cookies pass as they came.
 		a.cookies.Strip(r.Header)
 	}
-	id, now, err := a.identity(tok)
+	now := time.Now()
+	id, err := a.App.Authenticate(tok, now)
 	if err != nil {
 		if ce := a.Logger.Check(zapcore.DebugLevel, "wechat token refused"); ce != nil {
 			ce.Write(zap.String("reason", err.Error()), zap.Bool("cookie", fromCookie))
 		}
 		if fromCookie {
-			a.cookies.Clear(w, r)
+			a.cookies.Clear(w, orig)
 		}
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			return a.refuse(w, r, "invalid_token", "the token has expired: log in again", "the token has expired")
@@ -162,8 +191,14 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		return a.refuse(w, r, "invalid_token", "the token was issued for a Mini Program this route does not serve", "")
 	}
 	metrics.GateAllowed.Inc()
-	if a.cookies != nil {
-		a.App.CORS(w, r)
+	var assertion []string
+	if a.assertionKey != nil {
+		if assertion, err = a.assertion(orig, id, now); err != nil {
+			return caddyhttp.Error(http.StatusInternalServerError, err)
+		}
+	}
+	if a.Respond {
+		return a.respond(w, orig, id, assertion, now, fromCookie)
 	}
 
 	// The token is ours; the upstream gets the identity instead. One
@@ -176,6 +211,9 @@ func (a *Auth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	h[HeaderAppID] = vals[1:2:2]
 	if id.UnionID != "" {
 		h[HeaderUnionID] = vals[2:3:3]
+	}
+	if assertion != nil {
+		h[HeaderAssertion] = assertion
 	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	repl.Set("http.auth.user.id", id.ReplOpenID)
@@ -195,26 +233,6 @@ func setAnonymous(r *http.Request) {
 	repl.Set("http.auth.user.id", anonymous)
 	repl.Set("http.auth.user.unionid", anonymous)
 	repl.Set("http.auth.user.appid", anonymous)
-}
-
-var errRevoked = errors.New("token revoked")
-
-// identity verifies tok, through the cache of verified tokens.
-// Revocation is checked on every request, hit or miss.
-func (a *Auth) identity(tok string) (*token.Identity, time.Time, error) {
-	now := time.Now()
-	id := a.cache.Get(tok, now)
-	if id == nil {
-		var err error
-		if id, err = a.verifier.Verify(tok); err != nil {
-			return nil, now, err
-		}
-		a.cache.Put(tok, id, now)
-	}
-	if a.revoked.Refuses(id, now) {
-		return nil, now, errRevoked
-	}
-	return id, now, nil
 }
 
 func (a *Auth) refuse(w http.ResponseWriter, r *http.Request, code, msg, description string) error {

@@ -19,6 +19,12 @@ import (
 // newApp provisions a wechat app with the fixture's two apps and a key of
 // alg, without a Caddy server around it.
 func newApp(tb testing.TB, alg string, material []byte) *caddymodule.App {
+	return newAppWith(tb, alg, material, nil)
+}
+
+// newAppWith is newApp with more configuration, set by with before the
+// app is provisioned.
+func newAppWith(tb testing.TB, alg string, material []byte, with func(*caddymodule.App)) *caddymodule.App {
 	tb.Helper()
 	app := &caddymodule.App{
 		Apps: []*caddymodule.MiniProgram{
@@ -26,6 +32,9 @@ func newApp(tb testing.TB, alg string, material []byte) *caddymodule.App {
 			{AppID: tokentest.AppID2, Secret: "s"},
 		},
 		Token: &caddymodule.TokenConfig{SigningKey: string(material), Algorithm: alg},
+	}
+	if with != nil {
+		with(app)
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	tb.Cleanup(cancel)
@@ -38,8 +47,12 @@ func newApp(tb testing.TB, alg string, material []byte) *caddymodule.App {
 // newBareGate builds a gate without Caddy around it, for benchmarks and
 // allocation counts of the per-request path, and a token it accepts.
 func newBareGate(tb testing.TB, alg string, material []byte) (*Auth, string) {
+	return newBareGateOf(tb, newApp(tb, alg, material))
+}
+
+// newBareGateOf is newBareGate for an app of the caller's.
+func newBareGateOf(tb testing.TB, app *caddymodule.App) (*Auth, string) {
 	tb.Helper()
-	app := newApp(tb, alg, material)
 	gate := &Auth{AppRef: caddymodule.AppRef{Logger: zap.NewNop()}}
 	gate.use(app)
 	tok, _, err := app.Keys().Mint(token.Session{AppID: tokentest.AppID, OpenID: "oBenchUser0123456789abcdefgh", UnionID: "oBenchUnion0123456789abcdefg", SessionKey: "tiihtNczf5v6AKRyjwEUhQ=="}, time.Now(), time.Hour)

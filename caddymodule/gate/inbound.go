@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/caddy-wechat/caddy-wechat/caddymodule"
 )
 
 // trustedNames are the lowercased names, with '-' as separator, of every
@@ -92,7 +94,7 @@ func dropTrustedTokens(h http.Header, key string) {
 	var kept []string
 	for _, v := range vals {
 		for tok := range strings.SplitSeq(v, ",") {
-			if tok = trimOWS(tok); tok != "" && !isTrustedName(tok) {
+			if tok = caddymodule.TrimOWS(tok); tok != "" && !isTrustedName(tok) {
 				kept = append(kept, tok)
 			}
 		}
@@ -107,7 +109,7 @@ func dropTrustedTokens(h http.Header, key string) {
 func anyTrustedToken(vals []string) bool {
 	for _, v := range vals {
 		for tok := range strings.SplitSeq(v, ",") {
-			if isTrustedName(trimOWS(tok)) {
+			if isTrustedName(caddymodule.TrimOWS(tok)) {
 				return true
 			}
 		}
@@ -154,86 +156,4 @@ func foldEqual(name, want string) bool {
 		}
 	}
 	return true
-}
-
-// credential is what an Authorization header holds for the gate.
-type credential int
-
-const (
-	credNone      credential = iota // no Authorization, or only other schemes
-	credBearer                      // exactly one usable Bearer credential
-	credMalformed                   // a Bearer credential that cannot be used
-)
-
-// bearerToken reads the Authorization header as RFC 9110 reads
-// credentials: the scheme in any letter case, then one or more spaces or
-// tabs, then the token. Anything that names the Bearer scheme but is not
-// exactly one such credential is malformed, never "no token": under
-// optional it would otherwise reach the backend as if anonymous.
-func bearerToken(h http.Header) (string, credential) {
-	vals := h["Authorization"]
-	bearers := 0
-	for _, v := range vals {
-		for more := true; more; {
-			var seg string
-			seg, v, more = strings.Cut(v, ",")
-			if hasBearerScheme(seg) {
-				bearers++
-			}
-		}
-	}
-	switch {
-	case bearers == 0:
-		return "", credNone
-	case bearers > 1 || len(vals) > 1:
-		return "", credMalformed
-	}
-	v := trimOWS(vals[0])
-	if strings.IndexByte(v, ',') >= 0 || !hasBearerScheme(v) {
-		return "", credMalformed // a Bearer credential among others
-	}
-	rest := v[len("bearer"):]
-	token := trimLeftOWS(rest)
-	if len(token) == len(rest) || token == "" {
-		return "", credMalformed
-	}
-	return token, credBearer
-}
-
-// hasBearerScheme reports whether a credential, after optional
-// whitespace, starts with the Bearer scheme: "bearer" in any case, not
-// followed by another token character (so "Bearerx" is another scheme).
-func hasBearerScheme(s string) bool {
-	s = trimLeftOWS(s)
-	if len(s) < len("bearer") || !strings.EqualFold(s[:len("bearer")], "bearer") {
-		return false
-	}
-	return len(s) == len("bearer") || !isTokenChar(s[len("bearer")])
-}
-
-// trimLeftOWS drops leading spaces and tabs (RFC 9110's OWS) without
-// strings.Trim's per-call cutset, on every request's Authorization.
-func trimLeftOWS(s string) string {
-	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
-		s = s[1:]
-	}
-	return s
-}
-
-// trimOWS drops leading and trailing spaces and tabs.
-func trimOWS(s string) string {
-	s = trimLeftOWS(s)
-	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-// isTokenChar reports whether c may appear in an RFC 9110 token.
-func isTokenChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

@@ -77,6 +77,9 @@ func (l *Login) Provision(ctx caddy.Context) error {
 type request struct {
 	Code  string `json:"code"`
 	AppID string `json:"appid"`
+	// Ticket, instead of Code, is a web-view page redeeming a ticket for
+	// a cookie of the Mini Program's session.
+	Ticket string `json:"ticket"`
 }
 
 type response struct {
@@ -97,6 +100,11 @@ type answer struct {
 }
 
 func (l *Login) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	if l.App.IsPreflight(r) {
+		l.App.AnswerPreflight(w, r)
+		return nil
+	}
+	l.App.CORS(w, r)
 	if r.Method != http.MethodPost {
 		metrics.CountLogin("method_not_allowed", 0, false)
 		return reply.NotPost(w, r)
@@ -110,6 +118,9 @@ func (l *Login) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Ha
 	if aerr != nil {
 		metrics.CountLogin(aerr.Code, 0, false)
 		return reply.Fail(w, r, aerr)
+	}
+	if req.Ticket != "" {
+		return l.redeem(w, r, req.Ticket)
 	}
 	app := l.App
 	mp, ok := app.Program(req.AppID)
@@ -177,9 +188,15 @@ func readRequest(w http.ResponseWriter, r *http.Request) (*request, *reply.Error
 		if err != nil {
 			return nil, reply.BadRequest(reply.Problem(err, "the form body is malformed"))
 		}
-		req.Code, req.AppID = form.Get("code"), form.Get("appid")
+		req.Code, req.AppID, req.Ticket = form.Get("code"), form.Get("appid"), form.Get("ticket")
 	} else if err := reply.DecodeJSON(body, &req); err != nil {
-		return nil, reply.BadRequest(reply.Problem(err, `the body must be JSON {"code": "...", "appid": "..."} or a form`))
+		return nil, reply.BadRequest(reply.Problem(err, `the body must be JSON {"code": "...", "appid": "..."} or {"ticket": "..."}, or a form`))
+	}
+	if req.Ticket != "" {
+		if req.Code != "" {
+			return nil, reply.BadRequest("send either code or ticket, not both")
+		}
+		return &req, nil
 	}
 	if req.Code == "" {
 		return nil, reply.BadRequest("code is required: send the code from wx.login")
@@ -201,15 +218,26 @@ var errMint = errors.New("minting the session token failed")
 func (l *Login) login(mp *caddymodule.MiniProgram, code string, slot *repeat.Slot) (*answer, error) {
 	app := l.App
 	v, err := app.Flights().Do(mp.AppID+"\x00"+code, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), app.CallTimeout())
+		defer cancel()
+		cl, err := l.newClaim(mp.AppID, code)
+		if err != nil {
+			return nil, err
+		}
+		ans, held := cl.take(ctx, l, slot)
+		if ans != nil {
+			return ans, nil // another instance's exchange
+		}
+		if held {
+			defer cl.release(l)
+		}
 		release, ok := mp.Acquire()
 		if !ok {
 			return nil, reply.ErrSaturated
 		}
 		defer release()
-		ctx, cancel := context.WithTimeout(context.Background(), app.CallTimeout())
-		defer cancel()
 		var s *wechat.Session
-		err := wechat.RetryBusy(ctx, busyRetries, busyBackoff, func() error {
+		err = wechat.RetryBusy(ctx, busyRetries, busyBackoff, func() error {
 			var err error
 			s, err = app.Code2Session(ctx, mp, code)
 			return err
@@ -217,11 +245,13 @@ func (l *Login) login(mp *caddymodule.MiniProgram, code string, slot *repeat.Slo
 		if err != nil {
 			return nil, err
 		}
-		tok, exp, err := app.Keys().Mint(token.Session{AppID: mp.AppID, OpenID: s.OpenID, UnionID: s.UnionID, SessionKey: s.SessionKey}, time.Now(), app.TokenTTL())
+		now := time.Now()
+		sess := token.Session{AppID: mp.AppID, OpenID: s.OpenID, UnionID: s.UnionID, SessionKey: s.SessionKey, AuthTime: app.SessionStart(mp.AppID, s.OpenID, now)}
+		tok, exp, err := app.Keys().Mint(sess, now, app.TokenTTL())
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errMint, err)
 		}
-		ans := &answer{Token: tok, Exp: exp.Unix(), OpenID: s.OpenID, UnionID: s.UnionID}
+		ans = &answer{Token: tok, Exp: exp.Unix(), OpenID: s.OpenID, UnionID: s.UnionID}
 		if err := slot.Remember(ctx, app.Store().Values(), ans); err != nil {
 			l.logStoreFailure("remembering a code's answer", err)
 		}

@@ -1,11 +1,13 @@
 // Command benchtokens mints session tokens for the benchmark (.ci/bench):
 // N distinct users of one app, signed as wechat_login would sign them,
 // one token per line, so that wrk can send 100,000 users' tokens
-// round-robin. With -genkey it writes a new signing key instead.
+// round-robin. With -genkey it writes a new signing key instead; with
+// -logout it posts every token of -out to a wechat_logout URL instead.
 //
 //	benchtokens -alg HS256 -key "$KEY" -n 100000 -out tokens.txt
 //	benchtokens -alg EdDSA -key-file ed.pem -n 100000 -out tokens.txt
 //	benchtokens -alg EdDSA -genkey -out ed.pem
+//	benchtokens -logout http://127.0.0.1:9422/logout -out revoked.txt
 package main
 
 import (
@@ -28,7 +30,15 @@ func main() {
 	issuer := flag.String("issuer", "caddy-wechat", "the iss claim")
 	ttl := flag.Duration("ttl", 2*time.Hour, "how long the tokens are valid")
 	out := flag.String("out", "", "the output file")
+	logoutURL := flag.String("logout", "", "post every token of -out to this wechat_logout URL and stop")
 	flag.Parse()
+	if *logoutURL != "" {
+		if err := logoutAll(*out, *logoutURL); err != nil {
+			fmt.Fprintln(os.Stderr, "benchtokens:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*alg, *key, *keyFile, *genkey, *n, *appID, *issuer, *ttl, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtokens:", err)
 		os.Exit(1)

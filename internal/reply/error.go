@@ -105,3 +105,16 @@ func RateLimited(msg string, wait time.Duration) *Error {
 func CSRFRejected() *Error {
 	return &Error{Status: http.StatusForbidden, Code: "csrf_rejected", Message: "this request carries the session cookie but comes from a page of another site; allow its origin in cookie { allowed_origins } if it is yours"}
 }
+
+// StoreUnavailable is the 503 for an action that must be recorded in the
+// store (a logout, a ticket, a revocation) when the store cannot take it:
+// the action is refused rather than pretended.
+func StoreUnavailable(what string) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Message: "the session store is unavailable, so " + what + " cannot be recorded; try again shortly", RetryAfter: "5"}
+}
+
+// InvalidTicket is the 401 for a web-view ticket that is unknown, used or
+// expired.
+func InvalidTicket() *Error {
+	return &Error{Status: http.StatusUnauthorized, Code: "invalid_ticket", Message: "the ticket is unknown, already used or expired: get a new one from the Mini Program"}
+}

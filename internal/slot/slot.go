@@ -107,3 +107,6 @@ func (s *Slot) open(sealed []byte, out any) bool {
 	plain, err := s.seal.Open(nil, sealed[:n], sealed[n:], []byte(s.key))
 	return err == nil && json.Unmarshal(plain, out) == nil
 }
+
+// Key is the store key of the slot: a hash, never the secret.
+func (s *Slot) Key() string { return s.key }

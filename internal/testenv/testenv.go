@@ -37,7 +37,7 @@ const (
 
 // The ports of StdConfig's and UDConfig's sites, chosen when the test
 // binary starts, so that nothing else on the machine decides whether the
-// tests run. (caddytest's own admin endpoint stays on localhost:2999.)
+// tests run. (The admin endpoint's port is AdminPort, see admin.go.)
 var (
 	MainPort   = pickPort() // login and the gate
 	OptPort    = pickPort() // an optional gate
@@ -131,7 +131,7 @@ func RawRequest(t *testing.T, port int, req string) (int, string) {
 func StartCaddy(t *testing.T, cfg string) *caddytest.Tester {
 	t.Helper()
 	tester := caddytest.NewTester(t)
-	tester.InitServer(cfg, "caddyfile")
+	tester.InitServer(withAdmin(cfg), "caddyfile")
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -200,7 +200,7 @@ func NewClient() *http.Client {
 // returns the error it gave; the config that was running stays.
 func LoadConfigErr(t *testing.T, cfg string) error {
 	t.Helper()
-	resp, err := http.Post("http://localhost:2999/load", "text/caddyfile", strings.NewReader(cfg))
+	resp, err := http.Post(AdminURL("/load"), "text/caddyfile", strings.NewReader(withAdmin(cfg)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,8 +78,11 @@ func (c *Cache) Get(tok string, now time.Time) *Identity {
 	return e.id
 }
 
-// Put remembers a verified token until its exp, or MaxCacheAge.
-func (c *Cache) Put(tok string, id *Identity, now time.Time) {
+// Put remembers a verified token until its exp, or MaxCacheAge, and
+// returns the identity the cache holds for it: one put by a concurrent
+// verification of the same token wins, so that every request carrying it
+// shares one Identity, and with it one renewal.
+func (c *Cache) Put(tok string, id *Identity, now time.Time) *Identity {
 	sum := maphash.String(c.seed, tok)
 	until := now.Add(MaxCacheAge/2 + time.Duration(sum%uint64(MaxCacheAge/2)))
 	if id.ExpiresAt.Before(until) {
@@ -93,10 +96,15 @@ func (c *Cache) Put(tok string, id *Identity, now time.Time) {
 		c.dropExpired(n)
 		c.next = n + int64(sweepEvery)
 	}
-	if _, known := c.m[key]; !known && len(c.m) >= c.max {
+	old, known := c.m[key]
+	if known && old.size == e.size && old.sum == e.sum && now.UnixNano() < old.until {
+		return old.id
+	}
+	if !known && len(c.m) >= c.max {
 		c.evict(now.UnixNano())
 	}
 	c.m[key] = e
+	return id
 }
 
 // Len is the number of entries.

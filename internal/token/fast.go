@@ -1,12 +1,14 @@
 package token
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"hash"
+	"math/big"
 	"strings"
 	"sync"
 	"time"
@@ -103,6 +105,13 @@ func (k *Key) verifySignature(signed, sig []byte) bool {
 	switch key := k.verify.(type) {
 	case ed25519.PublicKey:
 		return len(sig) == ed25519.SignatureSize && ed25519.Verify(key, signed, sig)
+	case *ecdsa.PublicKey:
+		// JWS: r and s, 32 bytes each for P-256, as golang-jwt reads them.
+		if len(sig) != 64 {
+			return false
+		}
+		sum := sha256.Sum256(signed)
+		return ecdsa.Verify(key, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
 	case []byte:
 		m := k.macs.pool.Get().(*mac)
 		m.h.Reset()

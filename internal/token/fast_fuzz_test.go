@@ -15,12 +15,12 @@ import (
 // The fixture of the differential fuzz targets: an HS256 and an EdDSA
 // key set, and a fixed clock.
 type diffFixture struct {
-	hs, ed     *KeySet
-	hsV, edV   *Verifier
-	edPriv     ed25519.PrivateKey
-	now        time.Time
-	byName     map[string]string
-	expandRepl *strings.Replacer
+	hs, ed, es    *KeySet
+	hsV, edV, esV *Verifier
+	edPriv        ed25519.PrivateKey
+	now           time.Time
+	byName        map[string]string
+	expandRepl    *strings.Replacer
 }
 
 const diffKey = "diff-signing-key-0123456789-abcdefghijklmnop"
@@ -36,10 +36,19 @@ func newDiffFixture(tb testing.TB) *diffFixture {
 	priv := ed25519.NewKeyFromSeed([]byte("caddy-wechat diff ed25519 seed!!"))
 	ek := &Key{}
 	*ek = *mustEdKey(tb, priv)
+	esPEM, err := GenerateKey(ES256)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	esk, err := NewKey(ES256, esPEM)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	hs, _ := NewKeySet("caddy-wechat", hk)
 	ed, _ := NewKeySet("caddy-wechat", ek)
+	es, _ := NewKeySet("caddy-wechat", esk)
 	clock := func() time.Time { return now }
-	fx := &diffFixture{hs: hs, ed: ed, hsV: newVerifier(hs, known, clock), edV: newVerifier(ed, known, clock), edPriv: priv, now: now, byName: map[string]string{}}
+	fx := &diffFixture{hs: hs, ed: ed, es: es, hsV: newVerifier(hs, known, clock), edV: newVerifier(ed, known, clock), esV: newVerifier(es, known, clock), edPriv: priv, now: now, byName: map[string]string{}}
 	mint := func(ks *KeySet, s Session, at time.Time, ttl time.Duration) string {
 		tok, _, err := ks.Mint(s, at, ttl)
 		if err != nil {
@@ -52,6 +61,7 @@ func newDiffFixture(tb testing.TB) *diffFixture {
 	fx.byName["E"] = mint(hs, Session{AppID: "wx0123456789abcdef", OpenID: "oDiffExpired"}, now.Add(-2*time.Hour), time.Hour)
 	fx.byName["F"] = mint(hs, Session{AppID: "wx0123456789abcdef", OpenID: "oDiffFuture"}, now.Add(time.Hour), time.Hour)
 	fx.byName["D"] = mint(ed, Session{AppID: "wx0123456789abcdef", OpenID: "oDiffDora", SessionKey: "o0q0otL8aEzpcZL/FT9WsQ=="}, now, time.Hour)
+	fx.byName["G"] = mint(es, Session{AppID: "wx0123456789abcdef", OpenID: "oDiffGwen", SessionKey: "o0q0otL8aEzpcZL/FT9WsQ=="}, now, time.Hour)
 	var pairs []string
 	for n, t := range fx.byName {
 		pairs = append(pairs, "{"+n+"}", t)
@@ -122,13 +132,14 @@ func agree(t *testing.T, v *Verifier, tok string) {
 // refuse, and on the claims, wherever it decides.
 func FuzzFastPathToken(f *testing.F) {
 	fx := newDiffFixture(f)
-	for _, s := range []string{"{A}", "{B}", "{E}", "{F}", "{D}", "{A}x", "x{A}", "{A}.", "{A}={A}", "{D}{A}", "", "..", "a.b.c"} {
+	for _, s := range []string{"{A}", "{B}", "{E}", "{F}", "{D}", "{G}", "{A}x", "x{A}", "{A}.", "{A}={A}", "{D}{A}", "{G}A", "", "..", "a.b.c"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		tok := fx.expandRepl.Replace(in)
 		agree(t, fx.hsV, tok)
 		agree(t, fx.edV, tok)
+		agree(t, fx.esV, tok)
 	})
 }
 
@@ -179,10 +190,13 @@ func FuzzFastPathClaims(f *testing.F) {
 // fast path, accepted, with the same identity as the full parse.
 func TestFastPathDecides(t *testing.T) {
 	fx := newDiffFixture(t)
-	for _, name := range []string{"A", "B", "D"} {
+	for _, name := range []string{"A", "B", "D", "G"} {
 		v := fx.hsV
-		if name == "D" {
+		switch name {
+		case "D":
 			v = fx.edV
+		case "G":
+			v = fx.esV
 		}
 		tok := fx.byName[name]
 		if _, err, decided := v.fastVerify(tok, fx.now); !decided || err != nil {

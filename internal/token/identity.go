@@ -28,6 +28,9 @@ type Identity struct {
 	// renewed is the token this one was renewed into, so that every
 	// request carrying it gets the same one.
 	renewed atomic.Pointer[Renewal]
+	// assertion is the last X-Wechat-Assertion minted for this token,
+	// handed out until shortly before its exp.
+	assertion atomic.Pointer[Assertion]
 }
 
 // Renewal is a token renewed into: the same session, a later exp.

@@ -1,6 +1,7 @@
 package token_test
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"strings"
 	"testing"
@@ -120,7 +121,7 @@ func TestKeySetRotation(t *testing.T) {
 	}
 	// An HS256 token under the EdDSA key's kid, signed with its public
 	// key as the secret, must not verify: the key decides the algorithm.
-	confused := tokentest.Sign(t, jwt.SigningMethodHS256, []byte(cur.PublicKey()), jwt.MapClaims{"iss": "caddy-wechat", "sub": "x", "aud": tokentest.AppID, "exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix()}, cur.ID)
+	confused := tokentest.Sign(t, jwt.SigningMethodHS256, []byte(cur.PublicKey().(ed25519.PublicKey)), jwt.MapClaims{"iss": "caddy-wechat", "sub": "x", "aud": tokentest.AppID, "exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix()}, cur.ID)
 	if _, err := v.Verify(confused); err == nil {
 		t.Fatal("alg confusion: an HS256 token under an EdDSA kid verified")
 	}
@@ -157,5 +158,85 @@ func TestSealedKeyIsBoundToItsUser(t *testing.T) {
 	}
 	if sk, err := ks.SessionKey(id); !errors.Is(err, token.ErrNoSessionKey) {
 		t.Fatalf("alice's sealed key opened in mallory's token: %q %v", sk, err)
+	}
+}
+
+// TestRenewalResealsUnderTheCurrentKey: a session's sealed session_key,
+// carried into a token minted after a rotation, moves to the current key,
+// so that it survives the previous key's removal.
+func TestRenewalResealsUnderTheCurrentKey(t *testing.T) {
+	old := tokentest.KeySet(t, "caddy-wechat", token.HS256, []byte(legacyKey))
+	oldTok, _, err := old.Mint(token.Session{AppID: tokentest.AppID, OpenID: "oReseal", SessionKey: "tiihtNczf5v6AKRyjwEUhQ=="}, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := token.NewKey(token.HS256, []byte(tokentest.Key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, _ := token.NewKeySet("caddy-wechat", cur, old.Current())
+	id, err := token.NewVerifier(rotated, known).Verify(oldTok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewed, _, err := rotated.Mint(id.Session(), time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	only, _ := token.NewKeySet("caddy-wechat", cur)
+	rid, err := token.NewVerifier(only, known).Verify(renewed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sk, err := only.SessionKey(rid); err != nil || sk != "tiihtNczf5v6AKRyjwEUhQ==" {
+		t.Fatalf("the renewed token's session_key after the old key's removal: %q %v", sk, err)
+	}
+}
+
+// TestES256Keys: ES256 keys in PKCS#8 and SEC 1 PEM sign and verify, have
+// a stable kid, a P-256 JWK, and are told apart from other material.
+func TestES256Keys(t *testing.T) {
+	pemKey, err := token.GenerateKey(token.ES256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alg, err := token.KeyAlg(pemKey); alg != token.ES256 || err != nil {
+		t.Fatalf("KeyAlg(ES256 PEM) = %q %v", alg, err)
+	}
+	k1, err := token.NewKey(token.ES256, pemKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, _ := token.NewKey(token.ES256, pemKey)
+	if k1.ID != k2.ID || len(k1.ID) != 16 {
+		t.Fatalf("kid %q / %q: want one stable 16-hex-digit kid", k1.ID, k2.ID)
+	}
+	ks, _ := token.NewKeySet("caddy-wechat", k1)
+	tok, _, err := ks.Mint(token.Session{AppID: tokentest.AppID, OpenID: "oES", SessionKey: "tiihtNczf5v6AKRyjwEUhQ=="}, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := token.NewVerifier(ks, known).Verify(tok)
+	if err != nil || id.OpenID != "oES" {
+		t.Fatalf("ES256 token: %v %v", id, err)
+	}
+	if sk, err := ks.SessionKey(id); err != nil || sk != "tiihtNczf5v6AKRyjwEUhQ==" {
+		t.Fatalf("ES256 session_key: %q %v", sk, err)
+	}
+	jwk, ok := k1.JWK()
+	if !ok || jwk.Kty != "EC" || jwk.Crv != "P-256" || len(jwk.X) != 43 || len(jwk.Y) != 43 || jwk.Alg != "ES256" || jwk.Use != "sig" || jwk.Kid != k1.ID {
+		t.Fatalf("ES256 JWK %+v", jwk)
+	}
+	edPEM, _ := tokentest.EdPEM(t)
+	for material, want := range map[string]string{string(edPEM): token.EdDSA, "just-some-hs256-bytes-0123456789abcdef": token.HS256} {
+		if alg, err := token.KeyAlg([]byte(material)); alg != want || err != nil {
+			t.Errorf("KeyAlg = %q %v, want %s", alg, err, want)
+		}
+	}
+	if _, ok := tokentest.KeySet(t, "caddy-wechat", token.HS256, []byte(tokentest.Key)).Current().JWK(); ok {
+		t.Error("an HS256 key has a JWK: the shared secret would be published")
+	}
+	if _, err := token.KeyAlg([]byte("-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n")); err == nil {
+		t.Error("a broken PEM was taken for a key")
 	}
 }

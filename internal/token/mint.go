@@ -48,7 +48,7 @@ func (ks *KeySet) Mint(s Session, now time.Time, ttl time.Duration) (string, tim
 		ExpiresAt: newUnixTime(exp),
 		ID:        base64.RawURLEncoding.EncodeToString(jti),
 		UnionID:   s.UnionID,
-		SealedKey: s.SealedKey,
+		SealedKey: ks.resealed(s),
 		SID:       s.SID,
 	}
 	if c.SID == "" {
@@ -56,7 +56,7 @@ func (ks *KeySet) Mint(s Session, now time.Time, ttl time.Duration) (string, tim
 		if err != nil {
 			return "", time.Time{}, err
 		}
-		c.SID, s.AuthTime = sid, now
+		c.SID = sid
 	}
 	if s.AuthTime.IsZero() {
 		s.AuthTime = now

@@ -69,6 +69,20 @@ func (r *Revoked) Refuses(id *Identity, now time.Time) bool {
 	return ok && now.Before(nb.until) && id.AuthTime.Before(nb.at)
 }
 
+// NotBefore is the instant before which the user's sessions are ended, or
+// the zero time.
+func (r *Revoked) NotBefore(appID, openID string, now time.Time) time.Time {
+	if r.n.Load() == 0 {
+		return time.Time{}
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if nb, ok := r.users[user{appID, openID}]; ok && now.Before(nb.until) {
+		return nb.at
+	}
+	return time.Time{}
+}
+
 // Len is the number of entries, expired ones not yet swept included.
 func (r *Revoked) Len() int { return int(r.n.Load()) }
 

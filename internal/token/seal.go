@@ -34,12 +34,18 @@ func (ks *KeySet) seal(appID, openID, sessionKey string) (string, error) {
 // key without a kid in front was made before key sets, by the key that
 // signed its token.
 func (ks *KeySet) SessionKey(id *Identity) (string, error) {
-	if id.sealedKey == "" {
+	return ks.open(id.AppID, id.OpenID, id.sealedKey, id.keyID)
+}
+
+// open opens a sealed session_key of the user; signedBy is the kid of
+// the token that carries it, for the format before key sets.
+func (ks *KeySet) open(appID, openID, sealedKey, signedBy string) (string, error) {
+	if sealedKey == "" {
 		return "", ErrNoSessionKey
 	}
-	kid, sealed, ok := strings.Cut(id.sealedKey, ".")
+	kid, sealed, ok := strings.Cut(sealedKey, ".")
 	if !ok {
-		kid, sealed = id.keyID, id.sealedKey
+		kid, sealed = signedBy, sealedKey
 	}
 	k, found := ks.byID[kid]
 	if !found {
@@ -50,9 +56,28 @@ func (ks *KeySet) SessionKey(id *Identity) (string, error) {
 	if err != nil || len(raw) < n {
 		return "", ErrNoSessionKey
 	}
-	plain, err := k.seal.Open(nil, raw[:n], raw[n:], sealAAD(id.AppID, id.OpenID))
+	plain, err := k.seal.Open(nil, raw[:n], raw[n:], sealAAD(appID, openID))
 	if err != nil {
 		return "", ErrNoSessionKey
 	}
 	return string(plain), nil
+}
+
+// resealed is a session's sealed session_key under the current key: a
+// renewal after a rotation moves it off the previous key, so that it
+// survives that key's removal. One that cannot be opened is kept as it is.
+func (ks *KeySet) resealed(s Session) string {
+	kid, _, ok := strings.Cut(s.SealedKey, ".")
+	if !ok || kid == ks.Current().ID {
+		return s.SealedKey
+	}
+	plain, err := ks.open(s.AppID, s.OpenID, s.SealedKey, "")
+	if err != nil {
+		return s.SealedKey
+	}
+	sealed, err := ks.seal(s.AppID, s.OpenID, plain)
+	if err != nil {
+		return s.SealedKey
+	}
+	return sealed
 }

@@ -18,7 +18,7 @@ const stripComments = (s) => s.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'
 // Runs a native page's JS with stub Page/require and returns its Page options.
 function pageOptions(page) {
   let options = null;
-  const stubModule = { client: () => ({}), webviewUrl: (b, t) => b + '?ticket=' + encodeURIComponent(t) };
+  const stubModule = { client: () => ({}), EDGE: 'https://edge.example.com', webviewUrl: (b, t) => b + '?ticket=' + encodeURIComponent(t) };
   const ctx = vm.createContext({ Page: (o) => { options = o; }, require: () => stubModule, wx: {}, console });
   vm.runInContext(read('native', page + '.js'), ctx, { filename: page + '.js' });
   assert.ok(options, page + '.js calls Page({...})');
@@ -63,7 +63,8 @@ test('native: the webview page renders <web-view src> from the ticket in its que
   const opts = pageOptions('pages/webview/webview');
   const page = { data: Object.assign({}, opts.data), setData(d) { Object.assign(this.data, d); } };
   opts.onLoad.call(page, { ticket: encodeURIComponent('t+/=1') });
-  assert.equal(page.data.src, 'https://h5.example.com/enter?ticket=' + encodeURIComponent('t+/=1'));
+  // The default entry is the page the edge serves under /h5/, as the demo does.
+  assert.equal(page.data.src, 'https://edge.example.com/h5/enter?ticket=' + encodeURIComponent('t+/=1'));
   const empty = { data: {}, setData(d) { Object.assign(this.data, d); } };
   opts.onLoad.call(empty, {});
   assert.ok(!empty.data.src && empty.data.status, 'no ticket: no web-view, a message instead');
