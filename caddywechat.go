@@ -1,5 +1,5 @@
 // Package caddywechat is the import path for xcaddy: building Caddy with
-// it registers the wechat app and its HTTP handlers.
+// it registers the wechat and wechatpay apps and their HTTP handlers.
 //
 //	xcaddy build --with github.com/caddy-wechat/caddy-wechat
 //
@@ -19,6 +19,8 @@ import (
 	_ "github.com/caddy-wechat/caddy-wechat/caddymodule/gate"
 	// wechat_login: the code exchange.
 	_ "github.com/caddy-wechat/caddy-wechat/caddymodule/login"
+	// The wechatpay app, wechatpay_api and wechatpay_notify: WeChat Pay v3.
+	_ "github.com/caddy-wechat/caddy-wechat/caddymodule/pay"
 	// wechat_ticket, wechat_logout and the admin API's /wechat/revoke.
 	_ "github.com/caddy-wechat/caddy-wechat/caddymodule/session"
 	// wechat_decrypt and wechat_phone: user data.

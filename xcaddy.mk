@@ -89,11 +89,12 @@ examples:
 	bash examples/test.sh
 
 smoke: build
-	@got=$$(./caddy list-modules | grep -E '^(wechat|http\.handlers\.wechat_|admin\.api\.wechat)' | sort); \
+	@got=$$(./caddy list-modules | grep -E '^(wechat|http\.handlers\.wechat(pay)?_|admin\.api\.wechat)' | sort); \
 	  want=$$(sort testdata/modules-dev.txt); \
 	  if [ "$$got" != "$$want" ]; then echo "./caddy list-modules:"; echo "$$got"; echo "want (testdata/modules-dev.txt):"; echo "$$want"; exit 1; fi; \
 	  echo "list-modules: the $$(echo "$$got" | wc -l) modules of testdata/modules-dev.txt"
 	./caddy adapt --config Caddyfile >/dev/null
+	$(GO) run ./cmd/demokeys -dir .build/demo-keys
 	./caddy validate --config Caddyfile
 	bash .ci/demo smoke
 	bash examples/php/test_through_caddy.sh ./caddy

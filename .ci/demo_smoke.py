@@ -94,6 +94,57 @@ def user_data(login):
     st, echo = call("POST", "/wxa/mock/echo", {"hello": "wechat"}, JSON, base=INTERNAL)
     assert st == 200 and echo["errcode"] == 0 and json.loads(echo["body"]) == {"hello": "wechat"}, (st, echo)
     print("demo smoke: decrypt, forward, phone", phone["purePhoneNumber"], ", wechat_api with token retry: ok")
+    payment(login)
+
+
+def payment(login):
+    """WeChat Pay end to end, as in the README: the backend's order goes
+    through wechatpay_api to the simulator, the client pays with the
+    request_payment it got, and the notification reaches the backend,
+    through wechatpay_notify, once."""
+    bearer = {"Authorization": "Bearer " + login["token"], **JSON}
+    st, order = call("POST", "/api/pay/order", {"description": "caddy-wechat demo tea", "total": 250}, bearer)
+    rp = order.get("request_payment") if isinstance(order, dict) else None
+    assert st == 200 and rp and rp["signType"] == "RSA" and rp["package"].startswith("prepay_id="), (st, order)
+    assert sorted(rp) == ["nonceStr", "package", "paySign", "signType", "timeStamp"], rp
+    no = order["out_trade_no"]
+
+    # wx.requestPayment(rp): the simulator checks paySign as the WeChat
+    # client does, pays, and notifies the demo's notify_url.
+    tampered = dict(rp, nonceStr="0" * 32)
+    st, bad = call("POST", "/mock/pay", tampered, JSON, base=MOCK)
+    assert st == 400 and bad["error"] == "invalid_pay_sign", (st, bad)
+    st, paid = call("POST", "/mock/pay", rp, JSON, base=MOCK)
+    assert st == 200 and paid["notify_status"] == 204, (st, paid)
+
+    st, mine = call("GET", "/api/pay/order/" + no, headers=bearer)
+    assert st == 200 and mine["state"] == "paid" and mine["transaction_id"] == paid["transaction_id"], (st, mine)
+    assert mine["notifications"] == 1 and mine["total"] == 250, mine
+
+    # WeChat Pay sending it again: acknowledged by the edge, not forwarded.
+    st, again = call("POST", "/mock/pay/resend", {"notification_id": paid["notification_id"]}, JSON, base=MOCK)
+    assert st == 200 and again["notify_status"] == 204, (st, again)
+    # A forged notification: refused, nothing forwarded.
+    forged = {"id": paid["notification_id"] + "-forged", "event_type": "TRANSACTION.SUCCESS", "resource": {}}
+    st, refused = call("POST", "/pay/notify", forged, {"Wechatpay-Serial": "PUB_KEY_ID_0100000000000000000000000000000001", **JSON})
+    assert st == 401 and refused["code"] == "FAIL", (st, refused)
+    st, mine = call("GET", "/api/pay/order/" + no, headers=bearer)
+    assert mine["notifications"] == 1, mine
+
+    # The backend's query, through the internal listener: signed by the
+    # edge, the simulator's answer verified.
+    st, q = call("GET", "/v3/pay/transactions/out-trade-no/" + no, base=INTERNAL)
+    assert st == 200 and q["trade_state"] == "SUCCESS" and q["amount"]["total"] == 250, (st, q)
+    # A refund, and its notification.
+    st, rf = call("POST", "/v3/refund/domestic/refunds", {"out_trade_no": no, "out_refund_no": "R" + no[1:], "amount": {"refund": 250, "total": 250, "currency": "CNY"}}, JSON, base=INTERNAL)
+    assert st == 200 and rf["status"] == "PROCESSING", (st, rf)
+    for _ in range(50):
+        st, mine = call("GET", "/api/pay/order/" + no, headers=bearer)
+        if mine["state"] == "refunded":
+            break
+        time.sleep(0.1)
+    assert mine["state"] == "refunded" and mine["refunds"] == 1 and mine["notifications"] == 1, mine
+    print("demo smoke: order", no, "prepaid, paid with request_payment, notified once (resend acknowledged, forgery refused), queried, refunded: ok")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,10 @@ func init() {
 	// before the gate can refuse them (logout reads the credential
 	// itself), the gate runs before anything that proxies or responds,
 	// and the ticket right after the gate, whose identity it hands on.
+	// WeChat Pay's notifications carry no user token and no basic auth
+	// either, so their handler runs right after login.
 	httpcaddyfile.RegisterDirectiveOrder("wechat_login", httpcaddyfile.Before, "basic_auth")
+	httpcaddyfile.RegisterDirectiveOrder("wechatpay_notify", httpcaddyfile.Before, "basic_auth")
 	httpcaddyfile.RegisterDirectiveOrder("wechat_logout", httpcaddyfile.Before, "basic_auth")
 	httpcaddyfile.RegisterDirectiveOrder("wechat_jwks", httpcaddyfile.Before, "basic_auth")
 	httpcaddyfile.RegisterDirectiveOrder("wechat_auth", httpcaddyfile.Before, "basic_auth")
@@ -24,7 +27,9 @@ func init() {
 	// simulator first: this is the order of the releases before the
 	// split.
 	httpcaddyfile.RegisterDirectiveOrder("wechat_mock", httpcaddyfile.Before, "reverse_proxy")
+	httpcaddyfile.RegisterDirectiveOrder("wechatpay_mock", httpcaddyfile.Before, "reverse_proxy")
 	httpcaddyfile.RegisterDirectiveOrder("wechat_decrypt", httpcaddyfile.Before, "reverse_proxy")
 	httpcaddyfile.RegisterDirectiveOrder("wechat_phone", httpcaddyfile.Before, "reverse_proxy")
 	httpcaddyfile.RegisterDirectiveOrder("wechat_api", httpcaddyfile.Before, "reverse_proxy")
+	httpcaddyfile.RegisterDirectiveOrder("wechatpay_api", httpcaddyfile.Before, "reverse_proxy")
 }

@@ -53,6 +53,14 @@ type Client struct {
 	Now func() time.Time
 	// MaxBillBytes caps DownloadBill; zero means DefaultMaxBillBytes.
 	MaxBillBytes int64
+	// Refresh, when set, is called when an answer names a
+	// Wechatpay-Serial that the Verifier does not hold: WeChat Pay has
+	// rotated its platform certificate, or the first download has not
+	// finished yet. If it reports true (it has fetched the certificates
+	// again), the same raw answer is verified once more; the request is
+	// never sent again, since it may not be idempotent. It is not called
+	// for any other failure.
+	Refresh func(ctx context.Context, serial string) bool
 }
 
 // Response is a verified answer: its status, its headers and its raw
@@ -82,10 +90,22 @@ func (c *Client) Do(ctx context.Context, method, pathQuery string, body []byte) 
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Verifier.Verify(resp.Header, raw, c.now()); err != nil {
+	err = c.Verifier.Verify(resp.Header, raw, c.now())
+	if IsUnknownSerial(err) && c.Refresh != nil && c.Refresh(ctx, resp.Header.Get(HeaderSerial)) {
+		err = c.Verifier.Verify(resp.Header, raw, c.now())
+	}
+	if err != nil {
 		return nil, refused(op, resp.StatusCode, err)
 	}
 	return &Response{StatusCode: resp.StatusCode, Header: resp.Header, Body: raw}, nil
+}
+
+// IsUnknownSerial reports whether err is a *VerifyError (or wraps one)
+// whose reason is ReasonUnknownSerial: the message names a key the
+// Verifier does not hold, which a certificate download may cure.
+func IsUnknownSerial(err error) bool {
+	var ve *VerifyError
+	return errors.As(err, &ve) && ve.Reason == ReasonUnknownSerial
 }
 
 // send signs and sends one request and reads the answer, up to limit

@@ -439,3 +439,62 @@ func TestFetchCertificates(t *testing.T) {
 		t.Errorf("error answer from an unknown signer: %v", err)
 	}
 }
+
+// TestClientRefreshOnUnknownSerial: an answer signed under a serial the
+// Verifier does not hold calls Refresh once and is verified again, from
+// the same bytes, without a second request; Refresh is not called for
+// any other failure, and a Refresh that finds nothing leaves the answer
+// refused.
+func TestClientRefreshOnUnknownSerial(t *testing.T) {
+	f, c, _ := newFakePay(t)
+	now := time.Now()
+	platKey := generatedKey(t, 1)
+	const platSerial = "5157F09EFDC096DE15EBE81A47057A7232F19D0B"
+	cert, err := NewPlatformCertificate(selfSigned(t, platKey, platSerial, now.Add(-time.Hour), now.Add(time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.signKey, f.signSerial = platKey, platSerial
+	f.mu.Unlock()
+
+	var calls []string
+	install := true
+	c.Refresh = func(ctx context.Context, serial string) bool {
+		calls = append(calls, serial)
+		if !install {
+			return false
+		}
+		return c.Verifier.SetCertificates([]PlatformCertificate{cert}) == nil
+	}
+	requests := func() int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return len(f.authOK)
+	}
+	resp, err := c.Do(context.Background(), "GET", "/v3/x", nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("after a refresh: %v", err)
+	}
+	if len(calls) != 1 || calls[0] != platSerial || requests() != 1 {
+		t.Fatalf("Refresh calls %v, requests %d; want one each", calls, requests())
+	}
+	// Known now: no refresh.
+	if _, err := c.Do(context.Background(), "GET", "/v3/x", nil); err != nil || len(calls) != 1 {
+		t.Fatalf("known serial: %v, refresh calls %v", err, calls)
+	}
+	// A bad signature under a known serial is not a rotation.
+	f.set("bad-signature")
+	if _, err := c.Do(context.Background(), "GET", "/v3/x", nil); reasonOf(err) != ReasonBadSignature || len(calls) != 1 {
+		t.Fatalf("bad signature: %v, refresh calls %v", err, calls)
+	}
+	// Refresh that finds nothing: still refused, as unknown.
+	f.set("unknown-serial")
+	install = false
+	if _, err := c.Do(context.Background(), "GET", "/v3/x", nil); !IsUnknownSerial(err) || len(calls) != 2 {
+		t.Fatalf("unknown serial, nothing found: %v, refresh calls %v", err, calls)
+	}
+	if IsUnknownSerial(nil) || IsUnknownSerial(errors.New("x")) {
+		t.Fatal("IsUnknownSerial of a non-VerifyError")
+	}
+}

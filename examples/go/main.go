@@ -97,9 +97,14 @@ func main() {
 		def = "127.0.0.1:9000"
 	}
 	addr := flag.String("addr", def, "listen address; keep it on loopback or a private network so only Caddy can reach it")
+	payDef := os.Getenv("WECHATPAY_API")
+	if payDef == "" {
+		payDef = "http://127.0.0.1:2020"
+	}
+	payAPI := flag.String("pay-api", payDef, "origin of the edge's internal wechatpay_api listener (see pay.go)")
 	flag.Parse()
 
-	handler := newHandler()
+	handler := newShop(*payAPI).handler(newHandler())
 	mode := "trusting the headers (WECHAT_JWKS_URL unset)"
 	verifier, err := newAssertionVerifier(os.Getenv("WECHAT_JWKS_URL"), os.Getenv("WECHAT_ASSERTION_AUDIENCE"), os.Getenv("WECHAT_ASSERTION_ISSUER"))
 	if err != nil {

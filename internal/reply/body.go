@@ -34,6 +34,12 @@ var ErrDuplicateField = errors.New("a field is given more than once")
 // (matching names case-insensitively), a form parser the first: which
 // value a request "means" must never depend on who reads it.
 func DecodeJSON(body []byte, v any) error {
+	// Only well-formed text is checked for repeats: the token walk reads
+	// past the first value, so "0{\"x\":0,\"x\"…" would otherwise be called
+	// a duplicate rather than the syntax error it is.
+	if !json.Valid(body) {
+		return json.Unmarshal(body, v)
+	}
 	if err := checkUniqueKeys(body); err != nil {
 		return err
 	}

@@ -14,7 +14,8 @@ func CheckModules(t *testing.T, golden string) {
 	t.Helper()
 	var got []string
 	for _, id := range caddy.Modules() {
-		if id == "wechat" || strings.HasPrefix(id, "wechat.") || strings.HasPrefix(id, "http.handlers.wechat") || strings.HasPrefix(id, "admin.api.wechat") {
+		if id == "wechat" || strings.HasPrefix(id, "wechat.") || id == "wechatpay" || strings.HasPrefix(id, "wechatpay.") ||
+			strings.HasPrefix(id, "http.handlers.wechat") || strings.HasPrefix(id, "admin.api.wechat") {
 			got = append(got, id)
 		}
 	}

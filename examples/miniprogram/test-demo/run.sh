@@ -55,7 +55,10 @@ sed -e "s#http://localhost:8080#http://localhost:$edge_port#g" \
     -e "s#127\.0\.0\.1:2020#127.0.0.1:$api_port#g" \
     -e "s#127\.0\.0\.1:9000#127.0.0.1:$backend_port#g" \
     -e "0,/^{\$/s##{\n\tadmin localhost:$admin_port#" \
+    -e "s#{file\.\.build/demo-keys/#{file.$repo/.build/demo-keys/#g" \
     "$repo/Caddyfile" > "$tmp/Caddyfile"
+# The WeChat Pay demo's keys, which the Caddyfile reads.
+(cd "$repo" && go run ./cmd/demokeys -dir .build/demo-keys)
 if grep -v '^[[:space:]]*#' "$tmp/Caddyfile" | grep -nE ':(8080|8081|2020|9000|2019)\b'; then
   echo "run.sh: the demo Caddyfile uses a port this script does not know how to move (above); update the sed lines" >&2
   exit 1
@@ -67,7 +70,7 @@ if [ -z "$backend" ]; then
   (cd "$repo" && go build -o "$tmp/backend" ./examples/go)
   backend=$tmp/backend
 fi
-"$backend" -addr "127.0.0.1:$backend_port" >"$tmp/backend.log" 2>&1 & pids+=($!)
+"$backend" -addr "127.0.0.1:$backend_port" -pay-api "http://127.0.0.1:$api_port" >"$tmp/backend.log" 2>&1 & pids+=($!)
 
 mkdir -p "$tmp/data" "$tmp/config"
 XDG_DATA_HOME=$tmp/data XDG_CONFIG_HOME=$tmp/config WECHAT_SECRET=demo-secret-not-for-production \

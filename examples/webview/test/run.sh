@@ -113,11 +113,12 @@ if [ -z "$backend" ]; then
   (cd "$repo" && go build -o "$tmp/backend" ./examples/go)
   backend=$tmp/backend
 fi
-"$backend" -addr "127.0.0.1:$backend_port" >"$tmp/backend.log" 2>&1 & pids+=($!)
+"$backend" -addr "127.0.0.1:$backend_port" -pay-api "http://127.0.0.1:$api_port" >"$tmp/backend.log" 2>&1 & pids+=($!)
 backend_pid=$!
 
 # From the repository root: the Caddyfile's `root * examples/webview/public`
-# is relative.
+# is relative, and so are its WeChat Pay demo keys, made here if missing.
+(cd "$repo" && go run ./cmd/demokeys -dir .build/demo-keys)
 mkdir -p "$tmp/data" "$tmp/config"
 (cd "$repo" && XDG_DATA_HOME=$tmp/data XDG_CONFIG_HOME=$tmp/config WECHAT_SECRET=demo-secret-not-for-production \
   exec "$caddy" run --config "$tmp/Caddyfile" --adapter caddyfile) >"$tmp/caddy.log" 2>&1 & pids+=($!)
