@@ -23,6 +23,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "examples", "nginx"))
+import spellings  # noqa: E402  (the trusted names, from the gate's own list)
 APPID = "wx0123456789abcdef"
 SECRET = "recipes-test-secret"
 FORGED = "oFORGED-by-the-client"
@@ -290,6 +292,47 @@ def mint_session(key, like, **over):
     header, claims = jwt_parts(like)
     claims.update(over)
     return jwt.encode(claims, key.encode(), algorithm="HS256", headers={"kid": header["kid"], "typ": header.get("typ", "JWT")})
+
+
+def fold(name):
+    """A header name as CGI and the gate compare it: lower case, '-' for '_' and '.'."""
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+TRUSTED = {n.lower() for n in spellings.trusted_names()}
+
+
+def case_variants(name):
+    return sorted({name, name.lower(), name.upper()})
+
+
+class IdentityChecks:
+    """Assertions shared by the recipe tests (a unittest.TestCase mixin)."""
+
+    def assert_identity(self, rec, login, what=""):
+        """The backend got exactly the gate's identity, and no forged value
+        under any spelling of any trusted name; returns the assertion."""
+        got = {}
+        for k, v in rec["headers"]:
+            if fold(k) in TRUSTED:
+                got.setdefault(k, []).append(v)
+        want = {"X-Openid": [login["openid"]], "X-Wechat-Appid": [APPID]}
+        if login.get("unionid"):
+            want["X-Unionid"] = [login["unionid"]]
+        assertion = got.pop("X-Wechat-Assertion", None)
+        self.assertEqual(got, want, f"{what}: trusted headers at the backend")
+        self.assertIsNotNone(assertion, f"{what}: no X-Wechat-Assertion")
+        self.assertEqual(len(assertion), 1, what)
+        self.assertNotIn(FORGED, str(rec), f"{what}: a forged value reached the backend")
+        return assertion[0]
+
+    def assert_refused(self, r, error, challenge):
+        """A 401 with exactly one challenge, a JSON body, and no identity."""
+        self.assertEqual(r.status, 401, r)
+        self.assertEqual(r.header("WWW-Authenticate"), [challenge], r)
+        self.assertEqual(r.header("Content-Type"), ["application/json; charset=utf-8"], r)  # as the gate sends it
+        self.assertEqual(r.json()["error"], error, r)
+        self.assertEqual(r.header("X-Openid"), [], r)
 
 
 class Results:

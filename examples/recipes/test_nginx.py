@@ -17,10 +17,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "nginx"))
 
 import harness as H  # noqa: E402
-import spellings  # noqa: E402
+from harness import spellings  # noqa: E402
 
 NGINX_DIR = os.path.join(H.ROOT, "examples", "nginx")
 HOST = "shop.example.test"  # the Host the client asks nginx for: the assertion's aud
@@ -33,29 +32,18 @@ def nginx_binary():
     raise RuntimeError("nginx is not installed: run examples/recipes/deps.sh")
 
 
-def case_variants(name):
-    return sorted({name, name.lower(), name.upper()})
-
-
 def forged_spellings():
     """Every spelling a client might try: each -/_ combination of every
     trusted name, in three letter cases, and the '.' one."""
     out = []
     for n in spellings.trusted_names():
         for s in spellings.spellings(n):
-            out += case_variants(s)
+            out += H.case_variants(s)
         out.append(n.replace("-", "."))
     return out
 
 
-def fold(name):
-    return name.lower().replace("_", "-").replace(".", "-")
-
-
-TRUSTED = {n.lower() for n in spellings.trusted_names()}
-
-
-class NginxRecipeTest(unittest.TestCase):
+class NginxRecipeTest(H.IdentityChecks, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.svc = H.Services("nginx-recipe-")
@@ -151,30 +139,6 @@ class NginxRecipeTest(unittest.TestCase):
         rec = r.json()
         self.assertEqual(rec["path"], path)
         return rec
-
-    def assert_identity(self, rec, login, what=""):
-        """The backend got exactly the gate's identity, and no forged value
-        under any spelling of any trusted name."""
-        got = {}
-        for k, v in rec["headers"]:
-            if fold(k) in TRUSTED:
-                got.setdefault(k, []).append(v)
-        want = {"X-Openid": [login["openid"]], "X-Wechat-Appid": [H.APPID]}
-        if login.get("unionid"):
-            want["X-Unionid"] = [login["unionid"]]
-        assertion = got.pop("X-Wechat-Assertion", None)
-        self.assertEqual(got, want, f"{what}: trusted headers at the backend")
-        self.assertIsNotNone(assertion, f"{what}: no X-Wechat-Assertion")
-        self.assertEqual(len(assertion), 1, what)
-        self.assertNotIn(H.FORGED, str(rec), f"{what}: a forged value reached the backend")
-        return assertion[0]
-
-    def assert_refused(self, r, error, challenge):
-        self.assertEqual(r.status, 401, r)
-        self.assertEqual(r.header("WWW-Authenticate"), [challenge], r)
-        self.assertEqual(r.header("Content-Type"), ["application/json"], r)
-        self.assertEqual(r.json()["error"], error, r)
-        self.assertEqual(r.header("X-Openid"), [], r)
 
     # --- tests -----------------------------------------------------------
 
