@@ -85,6 +85,9 @@ class NginxRecipeTest(H.IdentityChecks, unittest.TestCase):
         for k, v in {"@LISTEN@": f"127.0.0.1:{port}", "@WECHAT_EDGE@": f"127.0.0.1:{cls.edge}",
                      "@WECHAT_AUTH@": f"127.0.0.1:{cls.auth}", "@BACKEND@": f"127.0.0.1:{cls.backend.port}"}.items():
             conf = conf.replace(k, v)
+        extra = getattr(cls, "extra_server", "")  # bench.py's (n0)
+        if extra:
+            conf = conf[:conf.rindex("}")] + extra + "}\n"
         left = re.findall(r"@[A-Z_]+@", conf)
         if left:
             raise RuntimeError(f"nginx.conf.template has placeholders the test does not fill: {left}")
