@@ -7,6 +7,7 @@
 #   fuzz   every fuzz target for FUZZTIME (default 60s)
 #   soak   10 minutes of mixed load against ./caddy
 #   bench  the end-to-end benchmark (bench-results.md)
+#   recipes the nginx, plain-Caddy forward_auth and live-JWKS verifier tests
 
 GO             ?= go
 CADDY_VERSION  ?= v2.11.9
@@ -30,7 +31,7 @@ FUZZTIME       ?= 5s
 # Demo-only secret for the simulator; export your own for anything else.
 export WECHAT_SECRET ?= demo-secret-not-for-production
 
-.PHONY: build run test lint unit race examples smoke soak-quick soak fuzz-seeds fuzz bench
+.PHONY: build run test lint unit race examples smoke recipes soak-quick soak fuzz-seeds fuzz bench
 
 $(XCADDY):
 	$(GO) install github.com/caddyserver/xcaddy/cmd/xcaddy@$(XCADDY_VERSION)
@@ -42,7 +43,7 @@ build: $(XCADDY)
 run: build
 	@bash .ci/demo run
 
-test: lint unit examples build smoke soak-quick fuzz-seeds
+test: lint unit examples build smoke recipes soak-quick fuzz-seeds
 	@echo "make -f xcaddy.mk test: all checks passed"
 
 lint:
@@ -82,6 +83,14 @@ smoke: build
 	bash .ci/demo smoke
 	bash examples/php/test_through_caddy.sh ./caddy
 	bash examples/miniprogram/test-demo/run.sh ./caddy
+
+# The forward-auth recipes (examples/nginx, examples/caddy-forward-auth)
+# with a real nginx and a Caddy built without the plugin, and the Express
+# and Flask verifiers against the live JWKS. Installs nginx (and the
+# examples' dependencies) when missing; every service on a free port in a
+# temporary directory. Traefik's recipe test is examples/traefik/test.sh.
+recipes: build
+	bash examples/recipes/run.sh ./caddy
 
 # Short runs of every fuzz target (the seed corpora already run in unit).
 # A failure prints the fuzzer's output, which names the failing input's
