@@ -86,7 +86,9 @@ class TraefikRecipeTest(H.IdentityChecks, unittest.TestCase):
         # The static configuration of examples/traefik/traefik.yml, as flags
         # (a free port, the directory above).
         proc = svc.spawn("traefik", [traefik, f"--entryPoints.web.address=127.0.0.1:{cls.port}",
-                                     f"--providers.file.directory={dyn}", "--log.level=INFO"], env=env)
+                                     f"--providers.file.directory={dyn}", "--log.level=INFO", "--log.noColor=true",
+                                     # No calls out of this machine.
+                                     "--global.checkNewVersion=false", "--global.sendAnonymousUsage=false"], env=env)
         svc.wait_port(cls.port, proc, "traefik")
         # The file provider loads after the entry point listens: wait until
         # both routers answer as configured (the gate's 401).
