@@ -93,7 +93,7 @@ class NginxRecipeTest(H.IdentityChecks, unittest.TestCase):
             raise RuntimeError(f"nginx.conf.template has placeholders the test does not fill: {left}")
         with open(os.path.join(conf_dir, "nginx.conf"), "w") as f:
             f.write(conf)
-        for inc in ("wechat-server.conf", "wechat-auth.conf", "wechat-identity.conf"):
+        for inc in ("wechat-http.conf", "wechat-server.conf", "wechat-auth.conf", "wechat-identity.conf"):
             shutil.copy(os.path.join(NGINX_DIR, inc), conf_dir)
         if without_clears:
             path = os.path.join(conf_dir, "wechat-identity.conf")
@@ -154,8 +154,73 @@ class NginxRecipeTest(H.IdentityChecks, unittest.TestCase):
         self.assertEqual(cleared, set(spellings.cleared()) | {"Authorization"})
         set_ = {ln.split()[1]: ln.split()[2].rstrip(";") for ln in lines if not ln.endswith('"";')}
         self.assertEqual(set_, {"X-Openid": "$wechat_openid", "X-Unionid": "$wechat_unionid",
-                                "X-Wechat-Appid": "$wechat_appid", "X-Wechat-Assertion": "$wechat_assertion"})
+                                "X-Wechat-Appid": "$wechat_appid", "X-Wechat-Assertion": "$wechat_assertion",
+                                "Cookie": "$wechat_backend_cookie"})
         self.assertEqual(len(spellings.cleared()) + len(spellings.SET), 40)
+
+    def cookie_get(self, cookie, path="/orders/cookie", method="GET", extra=()):
+        return self.get(path, [("Cookie", cookie)] + list(extra), method=method, body=b"" if method == "POST" else None)
+
+    def test_cookie_session_reaches_the_backend_without_the_cookie(self):
+        tok = self.user["token"]
+        for sent, want in [
+            (f"wechat_session={tok}", None),
+            (f"theme=dark; wechat_session={tok}; lang=zh-CN", "theme=dark; lang=zh-CN"),
+            (f"wechat_session={tok}; lang=zh-CN", "lang=zh-CN"),
+            (f"a=1;wechat_session={tok}", "a=1"),
+            (f"xwechat_session=1; wechat_session={tok}", "xwechat_session=1"),
+        ]:
+            before = self.backend.count()
+            r = self.cookie_get(sent, extra=[("X_Openid", H.FORGED)])
+            self.assertEqual(r.status, 200, f"{sent}: {r}")
+            self.assertEqual(self.backend.count(), before + 1)
+            rec = r.json()
+            self.assert_identity(rec, self.user, f"cookie {sent!r}")
+            self.assertEqual(H.headers_of(rec).get("cookie"), [want] if want else None, sent)
+            self.assertNotIn(tok, str(rec), "the session token reached the backend")
+        # Without the session cookie, the backend's cookies pass untouched (and no session).
+        r = self.cookie_get("theme=dark")
+        self.assert_refused(r, "unauthorized", 'Bearer realm="wechat"')
+
+    def test_cookie_csrf_is_judged_on_the_original_request(self):
+        """The auth subrequest is a GET; the gate sees the original method
+        in X-Forwarded-Method, so a cross-site POST with the cookie is the
+        gate's 403, and the backend is not called."""
+        ck = "wechat_session=" + self.user["token"]
+        before = self.backend.count()
+        r = self.cookie_get(ck, method="POST", extra=[("Origin", "https://evil.example")])
+        self.assertEqual((r.status, r.json()["error"]), (403, "csrf_rejected"), r)
+        self.assertEqual(r.header("Content-Type"), ["application/json; charset=utf-8"])
+        self.assertEqual(self.backend.count(), before)
+        r = self.cookie_get(ck, method="POST", extra=[("Origin", f"http://{HOST}")])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["method"], "POST")
+        r = self.cookie_get(ck, method="GET", extra=[("Origin", "https://evil.example")])
+        self.assertEqual(r.status, 200, r)
+
+    def test_bad_cookie_is_401_and_cleared(self):
+        before = self.backend.count()
+        r = self.cookie_get("wechat_session=not-a-token")
+        self.assert_refused(r, "invalid_token", 'Bearer realm="wechat", error="invalid_token"')
+        cleared = r.header("Set-Cookie")
+        self.assertEqual(len(cleared), 1, r)
+        self.assertTrue(cleared[0].startswith("wechat_session=;") and "Max-Age=0" in cleared[0], cleared)
+        self.assertEqual(self.backend.count(), before)
+
+    def test_cookie_renewal_reaches_the_client(self):
+        now = int(time.time())
+        near = H.mint_session(self.token_key, self.user["token"], iat=now - 6600, exp=now + 600)
+        r = self.cookie_get("wechat_session=" + near, path="/orders/cookie-renew")
+        self.assertEqual(r.status, 200, r)
+        cookies = r.header("Set-Cookie")
+        self.assertEqual(len(cookies), 1, r)
+        new = cookies[0].split(";", 1)[0].split("=", 1)[1]
+        self.assertNotEqual(new, near)
+        self.assertIn("HttpOnly", cookies[0])
+        self.assertEqual(H.jwt_parts(new)[1]["sub"], self.user["openid"])
+        self.assertEqual(r.header("X-Wechat-Token"), [], "a cookie renewal is a cookie")
+        r = self.cookie_get("wechat_session=" + new)
+        self.assertEqual((r.status, r.header("Set-Cookie")), (200, []), r)
 
     def test_control_without_the_clears_the_forgeries_pass(self):
         """The same recipe without the cleared spellings lets X_Openid and
