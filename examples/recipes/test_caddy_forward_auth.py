@@ -77,7 +77,8 @@ class ForwardAuthRecipeTest(H.IdentityChecks, unittest.TestCase):
             raise RuntimeError(f"{plain} list-modules: {mods.returncode} {mods.stdout[-300:]}{mods.stderr[-300:]}")
         cls.plain_modules = mods.stdout
         cls.backend = H.Recorder()
-        (admin, mock, cls.edge, cls.auth, a1, a2, cls.default, cls.allow, cls.control, cls.control_default) = H.free_ports(10)
+        (admin, mock, cls.edge, cls.auth, a1, a2, cls.default, cls.allow, cls.control, cls.control_default,
+         cls.dead, dead_auth) = H.free_ports(12)
         cls.token_key = H.generate_key(H.caddy_binary(), "HS256", svc.path("token.key")).strip()
         svc.caddy("edge", H.caddy_binary(), os.path.join(H.ROOT, "examples", "nginx", "Caddyfile"),
                   [mock, cls.edge, cls.auth], env={
@@ -105,11 +106,13 @@ class ForwardAuthRecipeTest(H.IdentityChecks, unittest.TestCase):
             "".join(SITE.format(port=p, edge=cls.edge, backend=cls.backend.port, auth=(
                 f"forward_auth 127.0.0.1:{cls.auth} {{\n\t\t\turi /_wechat_auth\n"
                 "\t\t\tcopy_headers X-Openid X-Unionid X-Wechat-Appid X-Wechat-Assertion\n\t\t}"))
-                for p in (cls.control, cls.control_default))
+                for p in (cls.control, cls.control_default)) + \
+            SITE.format(port=cls.dead, edge=cls.edge, backend=cls.backend.port,
+                        auth=f"import wechat_forward_auth 127.0.0.1:{dead_auth}")
         path = svc.path("Caddyfile.allow")
         with open(path, "w") as f:
             f.write(allow)
-        svc.caddy("plain-allow", plain, path, [cls.allow, cls.control, cls.control_default], env={})
+        svc.caddy("plain-allow", plain, path, [cls.allow, cls.control, cls.control_default, cls.dead], env={})
         cls.user = H.login(cls.default, "fauser.1", HOST)
         cls.union = H.login(cls.allow, "unionfa.1", HOST)
         cls.fronts = {"default": cls.default, "allowing _ and .": cls.allow}
@@ -207,6 +210,14 @@ class ForwardAuthRecipeTest(H.IdentityChecks, unittest.TestCase):
             r = H.request(port, "GET", "/orders/x", [("Authorization", "Bearer " + new[0]),
                                                     ("X-Wechat-Renewal-Token", H.FORGED)], host=HOST)
             self.assertEqual((r.status, r.header("X-Wechat-Token")), (200, []), r)
+
+    def test_gate_down_fails_closed(self):
+        """Nothing answers at the auth address: 502, and no backend call."""
+        before = self.backend.count()
+        for headers in ([], [("Authorization", "Bearer " + self.user["token"])], [("X-Openid", H.FORGED)]):
+            r = H.request(self.dead, "GET", "/orders/gate-down", headers, host=HOST)
+            self.assertEqual(r.status, 502, r)
+        self.assertEqual(self.backend.count(), before)
 
     def test_control_copy_headers_alone(self):
         """forward_auth with copy_headers and nothing else: a client's

@@ -70,11 +70,14 @@ class NginxRecipeTest(H.IdentityChecks, unittest.TestCase):
         # show that the forgeries do reach the backend when they are missing.
         cls.control = H.free_ports(1)[0]
         cls.nginx("nginx-control", svc.path("control"), cls.control, without_clears=True)
+        # The gate down: the same recipe with nothing at its auth address.
+        cls.dead, dead_auth = H.free_ports(2)
+        cls.nginx("nginx-gate-down", svc.path("gate-down"), cls.dead, auth=dead_auth)
         cls.user = H.login(cls.port, "nginxuser.1", HOST)
         cls.union = H.login(cls.port, "unionnginx.1", HOST)
 
     @classmethod
-    def nginx(cls, name, prefix, port, without_clears=False):
+    def nginx(cls, name, prefix, port, without_clears=False, auth=None):
         """The recipe's config, filled in, under prefix; nginx started on port."""
         conf_dir = os.path.join(prefix, "conf")
         os.makedirs(conf_dir)
@@ -83,7 +86,7 @@ class NginxRecipeTest(H.IdentityChecks, unittest.TestCase):
         with open(os.path.join(NGINX_DIR, "nginx.conf.template")) as f:
             conf = f.read()
         for k, v in {"@LISTEN@": f"127.0.0.1:{port}", "@WECHAT_EDGE@": f"127.0.0.1:{cls.edge}",
-                     "@WECHAT_AUTH@": f"127.0.0.1:{cls.auth}", "@BACKEND@": f"127.0.0.1:{cls.backend.port}"}.items():
+                     "@WECHAT_AUTH@": f"127.0.0.1:{auth or cls.auth}", "@BACKEND@": f"127.0.0.1:{cls.backend.port}"}.items():
             conf = conf.replace(k, v)
         extra = getattr(cls, "extra_server", "")  # bench.py's (n0)
         if extra:
@@ -116,7 +119,7 @@ class NginxRecipeTest(H.IdentityChecks, unittest.TestCase):
     def tearDownClass(cls):
         failed = getattr(cls, "_failed", False)
         if failed:
-            for prefix in (cls.svc.tmp, cls.svc.path("control")):
+            for prefix in (cls.svc.tmp, cls.svc.path("control"), cls.svc.path("gate-down")):
                 print(f"--- {prefix}/logs/error.log ---\n" + H.read(os.path.join(prefix, "logs", "error.log")), file=sys.stderr)
         if getattr(cls, "backend", None):
             cls.backend.close()
@@ -221,6 +224,15 @@ class NginxRecipeTest(H.IdentityChecks, unittest.TestCase):
         self.assertEqual(r.header("X-Wechat-Token"), [], "a cookie renewal is a cookie")
         r = self.cookie_get("wechat_session=" + new)
         self.assertEqual((r.status, r.header("Set-Cookie")), (200, []), r)
+
+    def test_gate_down_fails_closed(self):
+        """Nothing answers at the auth address: nginx answers 500, with or
+        without a token, and never calls the backend."""
+        before = self.backend.count()
+        for headers in ([], [("Authorization", "Bearer " + self.user["token"])], [("X-Openid", H.FORGED)]):
+            r = H.request(self.dead, "GET", "/orders/gate-down", headers, host=HOST)
+            self.assertEqual(r.status, 500, r)
+        self.assertEqual(self.backend.count(), before)
 
     def test_control_without_the_clears_the_forgeries_pass(self):
         """The same recipe without the cleared spellings lets X_Openid and

@@ -33,7 +33,16 @@ CONTROL = """http:
       priority: 1000
       middlewares: [control-auth]
       service: backend
+    gate-down:
+      rule: "Host(`gate-down.test`)"
+      priority: 1000
+      middlewares: [dead-auth]
+      service: backend
   middlewares:
+    dead-auth:
+      forwardAuth:
+        address: 'http://{{ env "DEAD_AUTH" }}/_wechat_auth'
+        authResponseHeaders: [X-Openid]
     control-auth:
       forwardAuth:
         address: 'http://{{ env "WECHAT_AUTH" }}/_wechat_auth'
@@ -81,7 +90,7 @@ class TraefikRecipeTest(H.IdentityChecks, unittest.TestCase):
         shutil.copy(os.path.join(RECIPE, "dynamic.yml"), dyn)
         with open(os.path.join(dyn, "control.yml"), "w") as f:
             f.write(CONTROL)
-        env = dict(os.environ, WECHAT_AUTH=f"127.0.0.1:{cls.auth}", WECHAT_EDGE=f"127.0.0.1:{cls.edge}",
+        env = dict(os.environ, WECHAT_AUTH=f"127.0.0.1:{cls.auth}", DEAD_AUTH=f"127.0.0.1:{H.free_ports(1)[0]}", WECHAT_EDGE=f"127.0.0.1:{cls.edge}",
                    BACKEND=f"127.0.0.1:{cls.backend.port}", HOME=svc.tmp)
         # The static configuration of examples/traefik/traefik.yml, as flags
         # (a free port, the directory above).
@@ -172,6 +181,14 @@ class TraefikRecipeTest(H.IdentityChecks, unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.header("X-Wechat-Token"), [])
         self.assertFalse([k for k in H.headers_of(r.json()) if k.startswith("x-wechat-token")], r)
+
+    def test_gate_down_fails_closed(self):
+        """Nothing answers at the auth address: 500, and no backend call."""
+        before = self.backend.count()
+        for headers in ([], [("Authorization", "Bearer " + self.user["token"])], [("X-Openid", H.FORGED)]):
+            r = H.request(self.port, "GET", "/orders/gate-down", headers, host="gate-down.test")
+            self.assertEqual(r.status, 500, r)
+        self.assertEqual(self.backend.count(), before)
 
     def test_control_authresponseheaders_alone(self):
         """forwardAuth with authResponseHeaders and no regex: a client's
