@@ -9,6 +9,7 @@
 #   soak   10 minutes of mixed load against ./caddy
 #   bench  the end-to-end benchmark (bench-results.md)
 #   redis-server  install Debian's redis-server when it is missing (the store tests start their own)
+#   recipes  the nginx, plain-Caddy forward_auth, Traefik and live-JWKS verifier tests
 
 GO             ?= go
 CADDY_VERSION  ?= v2.11.9
@@ -35,7 +36,7 @@ FUZZTIME       ?= 10000x
 # Demo-only secret for the simulator; export your own for anything else.
 export WECHAT_SECRET ?= demo-secret-not-for-production
 
-.PHONY: build run test lint unit race examples smoke chromium webview-npm webview soak-quick soak fuzz-seeds fuzz bench redis-server
+.PHONY: build run test lint unit race examples smoke chromium webview-npm webview recipes soak-quick soak fuzz-seeds fuzz bench redis-server
 
 $(XCADDY):
 	$(GO) install github.com/caddyserver/xcaddy/cmd/xcaddy@$(XCADDY_VERSION)
@@ -47,7 +48,7 @@ build: $(XCADDY)
 run: build
 	@bash .ci/demo run
 
-test: lint unit examples build smoke webview soak-quick fuzz-seeds
+test: lint unit examples build smoke webview recipes soak-quick fuzz-seeds
 	@echo "make -f xcaddy.mk test: all checks passed"
 
 lint:
@@ -72,14 +73,19 @@ redis-server:
 	fi
 	@redis-server --version
 
+# cluster/ runs two built Caddys on one Redis and times how fast a logout
+# reaches the other instance and when a copy goes stale, so it too runs
+# alone.
 unit: redis-server
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v /integration$$)
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v -e /integration$$ -e /cluster$$)
 	$(GO) test -count=1 -p 1 ./integration/
+	$(GO) test -count=1 -p 1 ./cluster/
 	$(GO) test -race -count=1 $(CADDY_FREE)
 
 race: redis-server
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /integration$$)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v -e /integration$$ -e /cluster$$)
 	$(GO) test -race -count=1 -p 1 ./integration/
+	$(GO) test -race -count=1 -p 1 ./cluster/
 
 examples:
 	python3 -m unittest discover -s examples/python
@@ -122,6 +128,16 @@ webview-npm: $(WEBVIEW_TEST)/node_modules/.package-lock.json
 
 webview: build chromium webview-npm
 	bash $(WEBVIEW_TEST)/run.sh ./caddy
+
+# The forward-auth recipes (examples/nginx, examples/caddy-forward-auth)
+# with a real nginx and a Caddy built without the plugin, and the Express
+# and Flask verifiers against the live JWKS. Installs nginx (and the
+# examples' dependencies) when missing; every service on a free port in a
+# temporary directory. The Traefik recipe's test builds Traefik from source
+# (about 11 minutes the first time on a machine, seconds after that);
+# RECIPES_TRAEFIK=0 leaves it out.
+recipes: build
+	bash examples/recipes/run.sh ./caddy
 
 # Short runs of every fuzz target (the seed corpora already run in unit).
 # A failure prints the fuzzer's output, which names the failing input's
