@@ -80,6 +80,7 @@ smoke: build
 	  echo "list-modules: the $$(echo "$$got" | wc -l) modules of testdata/modules-dev.txt"
 	./caddy adapt --config Caddyfile >/dev/null
 	./caddy validate --config Caddyfile
+	python3 .ci/readme_commands.py
 	bash .ci/demo smoke
 	bash examples/php/test_through_caddy.sh ./caddy
 	bash examples/miniprogram/test-demo/run.sh ./caddy
