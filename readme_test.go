@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 
@@ -334,4 +335,100 @@ func readmeSections(md string) []readmeSection {
 	}
 	flush()
 	return out
+}
+
+// TestDocsLinksResolve: every relative link of README.md and docs/*.md
+// names a file that exists, and every #anchor a heading of its file (as
+// GitHub makes anchors), so that a renamed README section cannot leave
+// the troubleshooting and migration guides pointing nowhere.
+func TestDocsLinksResolve(t *testing.T) {
+	docs, _ := filepath.Glob("docs/*.md")
+	docs = append([]string{"README.md"}, docs...)
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	anchors := map[string]map[string]bool{}
+	anchorsOf := func(path string) map[string]bool {
+		if a, ok := anchors[path]; ok {
+			return a
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := map[string]bool{}
+		for _, h := range markdownHeadings(string(b)) {
+			slug := githubSlug(h)
+			for n := 1; a[slug]; n++ {
+				slug = githubSlug(h) + "-" + strconv.Itoa(n)
+			}
+			a[slug] = true
+		}
+		anchors[path] = a
+		return a
+	}
+	for _, doc := range docs {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(stripFences(string(b)), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			file, anchor, _ := strings.Cut(target, "#")
+			path := doc
+			if file != "" {
+				path = filepath.Join(filepath.Dir(doc), file)
+				if _, err := os.Stat(path); err != nil {
+					t.Errorf("%s links to %s, which does not exist", doc, target)
+					continue
+				}
+			}
+			if anchor != "" && strings.HasSuffix(path, ".md") && !anchorsOf(path)[anchor] {
+				t.Errorf("%s links to %s, but %s has no heading with the anchor #%s", doc, target, path, anchor)
+			}
+		}
+	}
+}
+
+// stripFences drops the fenced code blocks of a Markdown text.
+func stripFences(md string) string {
+	var out strings.Builder
+	in := false
+	for _, line := range strings.Split(md, "\n") {
+		if strings.HasPrefix(strings.TrimLeft(strings.TrimPrefix(strings.TrimLeft(line, " "), ">"), " "), "```") {
+			in = !in
+			continue
+		}
+		if !in {
+			out.WriteString(line + "\n")
+		}
+	}
+	return out.String()
+}
+
+// markdownHeadings is the text of every ATX heading outside code.
+func markdownHeadings(md string) []string {
+	var hs []string
+	for _, line := range strings.Split(stripFences(md), "\n") {
+		if strings.HasPrefix(line, "#") {
+			hs = append(hs, strings.TrimSpace(strings.TrimLeft(line, "#")))
+		}
+	}
+	return hs
+}
+
+// githubSlug is the anchor GitHub gives a heading: lower case, letters,
+// digits, '-' and '_' kept, spaces turned into '-', the rest dropped.
+func githubSlug(h string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(h) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
