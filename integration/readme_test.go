@@ -1,4 +1,4 @@
-package caddywechat_test
+package integration
 
 import (
 	"go/ast"
@@ -16,11 +16,14 @@ import (
 	"unicode"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
-
-	// The simulator is not in the production import; its directive is
-	// documented all the same.
-	_ "github.com/caddy-wechat/caddy-wechat/mock"
 )
+
+// The test binary registers the production modules and the simulator
+// (main_test.go); a directive added in a package that the root package
+// does not import needs its own blank import there.
+
+// root is the repository, from this package's directory.
+const root = ".."
 
 // A Caddyfile block whose subdirectives the README must document:
 // directive is the directive or global option it belongs to, name is how
@@ -100,7 +103,7 @@ func adaptErr(cfg string) error {
 // word of a caddyfile block or in backticks, under that directive's
 // heading.
 func TestReadmeDocumentsEverySubdirective(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +250,7 @@ func sourceWords(t *testing.T) []string {
 func eachGoFile(t *testing.T, fn func(string, *ast.File, *token.FileSet)) {
 	t.Helper()
 	fset := token.NewFileSet()
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -256,7 +259,7 @@ func eachGoFile(t *testing.T, fn func(string, *ast.File, *token.FileSet)) {
 			case "examples", "cmd", "testdata", "node_modules", "integration":
 				return filepath.SkipDir
 			}
-			if path != "." && strings.HasPrefix(d.Name(), ".") {
+			if path != root && strings.HasPrefix(d.Name(), ".") {
 				return filepath.SkipDir
 			}
 			return nil
@@ -342,8 +345,8 @@ func readmeSections(md string) []readmeSection {
 // GitHub makes anchors), so that a renamed README section cannot leave
 // the troubleshooting and migration guides pointing nowhere.
 func TestDocsLinksResolve(t *testing.T) {
-	docs, _ := filepath.Glob("docs/*.md")
-	docs = append([]string{"README.md"}, docs...)
+	docs, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	docs = append([]string{filepath.Join(root, "README.md")}, docs...)
 	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
 	anchors := map[string]map[string]bool{}
 	anchorsOf := func(path string) map[string]bool {
