@@ -118,7 +118,7 @@ func TestReadmeDocumentsEverySubdirective(t *testing.T) {
 			refused, name, listed := refusal(err, bogus)
 			if !refused {
 				t.Fatalf("an unknown subdirective %q in %s gave %v;\nevery parser here refuses one with `unknown subdirective %%q in <block>; expected a, b or c` "+
-					"(is the directive's package imported by readme_test.go?) "+
+					"(is the directive's package imported by integration/main_test.go?) "+
 					"(or `<block> takes no options, got %%q`), and this test reads the list from it: keep the message, or fix the probe in readmeBlocks", bogus, b.name, err)
 			}
 			if name != b.name {
