@@ -15,6 +15,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 )
 
@@ -28,9 +29,10 @@ const root = ".."
 // A Caddyfile block whose subdirectives the README must document:
 // directive is the directive or global option it belongs to, name is how
 // its parser names the block in its errors, probe is a Caddyfile with %s
-// where a subdirective goes, and sections are the README headings (each a
-// prefix of the heading line) whose own text, up to the next heading,
-// must document each subdirective.
+// where a subdirective goes, and sections are the headings (each a prefix
+// of the heading line) whose own text, up to the next heading, must
+// document each subdirective: README.md's, or another file's as
+// "docs/x.md::## Heading".
 type readmeBlock struct {
 	directive, name string
 	probe           string
@@ -103,11 +105,18 @@ func adaptErr(cfg string) error {
 // word of a caddyfile block or in backticks, under that directive's
 // heading.
 func TestReadmeDocumentsEverySubdirective(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
+	files := map[string][]readmeSection{}
+	sectionsOf := func(file string) []readmeSection {
+		if s, ok := files[file]; ok {
+			return s
+		}
+		b, err := os.ReadFile(filepath.Join(root, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[file] = readmeSections(string(b))
+		return files[file]
 	}
-	sections := readmeSections(string(readme))
 	candidates := sourceWords(t)
 	const bogus = "zz_not_a_subdirective"
 
@@ -143,9 +152,13 @@ func TestReadmeDocumentsEverySubdirective(t *testing.T) {
 			}
 			// The README.
 			documented := map[string]bool{}
-			for _, h := range b.sections {
+			for _, spec := range b.sections {
+				file, h, ok := strings.Cut(spec, "::")
+				if !ok {
+					file, h = "README.md", spec
+				}
 				found := false
-				for _, s := range sections {
+				for _, s := range sectionsOf(file) {
 					if strings.HasPrefix(s.heading, h) {
 						found = true
 						for w := range s.words {
@@ -154,12 +167,12 @@ func TestReadmeDocumentsEverySubdirective(t *testing.T) {
 					}
 				}
 				if !found {
-					t.Fatalf("README.md has no heading that starts with %q; if it was renamed, update readmeBlocks in readme_test.go", h)
+					t.Fatalf("%s has no heading that starts with %q; if it was renamed, update readmeBlocks in readme_test.go", file, h)
 				}
 			}
 			for _, w := range listed {
 				if !documented[w] {
-					t.Errorf("README.md does not document %s's subdirective %q under %q: add it to that section's caddyfile block (with its default) or name it in backticks", b.name, w, b.sections)
+					t.Errorf("the docs do not document %s's subdirective %q under %q: add it to that section's caddyfile block (with its default) or name it in backticks", b.name, w, b.sections)
 				}
 			}
 			if !t.Failed() {
@@ -177,8 +190,8 @@ func isRefused(err error, word string) bool {
 }
 
 // TestReadmeBlocksCoverEveryDirective: every directive and global option
-// registered in this module's source has a row in readmeBlocks, so that a
-// new one cannot go undocumented unnoticed.
+// registered in this module's source, and every store module, has a row
+// in readmeBlocks, so that a new one cannot go undocumented unnoticed.
 func TestReadmeBlocksCoverEveryDirective(t *testing.T) {
 	covered := map[string]bool{}
 	for _, b := range readmeBlocks {
@@ -187,6 +200,18 @@ func TestReadmeBlocksCoverEveryDirective(t *testing.T) {
 	for _, reg := range registeredDirectives(t) {
 		if !covered[reg.name] {
 			t.Errorf("%s registers the Caddyfile directive or option %q, and readmeBlocks in readme_test.go has no row for it: add one", reg.at, reg.name)
+		}
+	}
+	// Every store module is a block of the wechat option's store.
+	stores := caddy.GetModules("wechat.stores")
+	if len(stores) == 0 {
+		t.Fatal("no wechat.stores module is registered")
+	}
+	for _, m := range stores {
+		if !slices.ContainsFunc(readmeBlocks, func(b readmeBlock) bool {
+			return strings.Contains(b.probe, "store "+m.ID.Name()+" {")
+		}) {
+			t.Errorf("the store module %s has no row in readmeBlocks (readme_test.go): add one that probes `store %s { %%s }`", m.ID, m.ID.Name())
 		}
 	}
 }
