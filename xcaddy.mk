@@ -102,6 +102,7 @@ smoke: build
 	./caddy adapt --config Caddyfile >/dev/null
 	$(GO) run ./cmd/demokeys -dir .build/demo-keys
 	./caddy validate --config Caddyfile
+	python3 .ci/readme_commands.py
 	bash .ci/demo smoke
 	bash examples/php/test_through_caddy.sh ./caddy
 	bash examples/miniprogram/test-demo/run.sh ./caddy

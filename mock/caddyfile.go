@@ -22,7 +22,7 @@ func (m *Mock) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	if d.NextBlock(0) {
-		return d.Errf("unknown subdirective %q in wechat_mock", d.Val())
+		return d.Errf("wechat_mock takes no options, got %q", d.Val())
 	}
 	return nil
 }
