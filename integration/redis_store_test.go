@@ -138,8 +138,20 @@ func TestRedisStore(t *testing.T) {
 			t.Fatalf("no login within 10s of Redis coming up: %d %v", st, body)
 		}
 	}
-	if st, _, _ := Do(t, c, "GET", At(MainPort, "/x"), Bearer(tok), ""); st != 200 {
-		t.Fatalf("a fresh token: %d", st)
+	// Until its subscription has read the revocations once, the gate knows
+	// none of them and refuses tokens with 503 store_unavailable; never
+	// does it let one through before that.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		st, h, body := Do(t, c, "GET", At(MainPort, "/x"), Bearer(tok), "")
+		if st == 200 {
+			break
+		}
+		if st != 503 || body["error"] != "store_unavailable" || h.Get("Retry-After") == "" || time.Now().After(deadline) {
+			t.Fatalf("a fresh token, before the gate has read the revocations: %d %v, want 503 store_unavailable with Retry-After, then 200 within 5s", st, body)
+		}
+	}
+	if _, n := up.Received(); n != 1 {
+		t.Fatalf("the upstream saw %d requests, want 1", n)
 	}
 
 	for i := range 20 {
