@@ -58,6 +58,7 @@ var readmeBlocks = []readmeBlock{
 	{"wechat", "cookie", global("cookie {\n\t%s\n}"), []string{"## Sessions:"}},
 	{"wechat", "assertion", global("assertion {\n\t%s\n}"), []string{"### `X-Wechat-Assertion`"}},
 	{"wechat", "the memory store", global("store memory {\n\t%s\n}"), []string{"## Configuration"}},
+	{"wechat", "store redis", global("store redis {\n\t%s\n}"), []string{"## Running several instances"}},
 	{"wechat_login", "wechat_login", site("wechat_login {\n\t%s\n}"), []string{"### `wechat_login "}},
 	{"wechat_logout", "wechat_logout", site("wechat_logout {\n\t%s\n}"), []string{"### Logout"}},
 	{"wechat_auth", "wechat_auth", site("wechat_auth {\n\t%s\n}"), []string{"### `wechat_auth "}},
@@ -68,6 +69,11 @@ var readmeBlocks = []readmeBlock{
 	{"wechat_phone", "wechat_phone", site("wechat_phone {\n\t%s\n}"), []string{"### `wechat_phone`"}},
 	{"wechat_api", "wechat_api", site("wechat_api {\n\t%s\n}"), []string{"### `wechat_api`"}},
 	{"wechat_mock", "wechat_mock", site("wechat_mock {\n\t%s\n}"), []string{"### `wechat_mock "}},
+	{"wechatpay", "wechatpay", "{\n\twechatpay {\n\t\t%s\n\t}\n}\n", []string{"### Configuration"}},
+	{"wechatpay", "merchant 1900000109", "{\n\twechatpay {\n\t\tmerchant 1900000109 {\n\t\t\t%s\n\t\t}\n\t}\n}\n", []string{"### Configuration"}},
+	{"wechatpay_api", "wechatpay_api", site("wechatpay_api {\n\t%s\n}"), []string{"### `wechatpay_api "}},
+	{"wechatpay_notify", "wechatpay_notify", site("wechatpay_notify {\n\t%s\n}"), []string{"### `wechatpay_notify "}},
+	{"wechatpay_mock", "wechatpay_mock", site("wechatpay_mock {\n\t%s\n}"), []string{"### Development: the WeChat Pay simulator"}},
 }
 
 // The two ways a parser here refuses a word it does not know.
