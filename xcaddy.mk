@@ -169,5 +169,5 @@ soak: build
 soak-quick: build
 	SOAK_DURATION=25s SOAK_WARMUP=10s bash .ci/soak
 
-bench: build
+bench: build redis-server
 	bash .ci/bench

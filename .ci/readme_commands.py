@@ -7,8 +7,8 @@ is what is tested, never a copy of it.
 
 - A block with `$ ` prompts is a transcript: each `$ ` line is a command,
   and the lines under it, up to a blank line or a comment, are its answer.
-  In other blocks every line is a command (a trailing `\\` joins the next
-  line), and a comment right under one that holds JSON (`# {...}`) is its
+  In other blocks every line is a command (a trailing `\\`, or a quote
+  left open, joins the next line), and a comment right under one that holds JSON (`# {...}`) is its
   answer.
 - An answer that is JSON is compared as JSON: the same keys, the same
   strings (a `…` in a string stands for any text there), numbers and
@@ -140,7 +140,7 @@ def parse_block(body, heading, start):
                     raise Fail(f"README.md:{n}: a line of a transcript block that is neither a `$ ` command, an answer under one, nor a comment: {l!r}")
                 continue
             text = l[2:]
-            while text.endswith("\\") and j < len(body):
+            while (text.endswith("\\") or unclosed(text)) and j < len(body):
                 text += "\n" + body[j][1]
                 j += 1
             out = []
@@ -152,7 +152,7 @@ def parse_block(body, heading, start):
             if not l.strip() or l.lstrip().startswith("#"):
                 continue
             text = l
-            while text.endswith("\\") and j < len(body):
+            while (text.endswith("\\") or unclosed(text)) and j < len(body):
                 text += "\n" + body[j][1]
                 j += 1
             expected = None
@@ -163,6 +163,16 @@ def parse_block(body, heading, start):
     if not items:
         raise Fail(f"README.md:{start}: a ```sh block with no command in it")
     return items
+
+
+def unclosed(text):
+    """Whether a shell would read on past text: a quote left open, as in
+    a JSON body spread over several lines."""
+    try:
+        shlex.split(text, comments=True)
+    except ValueError:
+        return True
+    return False
 
 
 def matches(want, got, path="$"):
