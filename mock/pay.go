@@ -376,9 +376,12 @@ func newPayState() (caddy.Destructor, error) {
 		byTxn:    map[string]*payOrder{},
 		refunds:  map[string]*payRefund{},
 		bills:    map[string][]byte{},
-		client:   &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		ctx:      ctx,
-		cancel:   cancel,
+		// A connection per notification: the state outlives reloads, and
+		// a kept-alive connection to a server a reload is closing fails
+		// the POST with EOF (net/http retries only idempotent requests).
+		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		ctx:    ctx,
+		cancel: cancel,
 	}, nil
 }
 

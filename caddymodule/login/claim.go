@@ -6,6 +6,7 @@ import (
 
 	"github.com/caddy-wechat/caddy-wechat/internal/repeat"
 	"github.com/caddy-wechat/caddy-wechat/internal/slot"
+	"github.com/caddy-wechat/caddy-wechat/internal/store"
 )
 
 // Several instances sharing a store may be handed the same code at once
@@ -21,6 +22,10 @@ const claimPoll = 25 * time.Millisecond
 type claim struct {
 	s   *slot.Slot
 	ttl time.Duration
+	// tried and won: recall has already taken the claim, or found it
+	// held, in its round trip.
+	tried, won bool
+	released   bool // by remember, in the round trip that kept the answer
 }
 
 func (l *Login) newClaim(appID, code string) (*claim, error) {
@@ -37,7 +42,10 @@ func (l *Login) newClaim(appID, code string) (*claim, error) {
 // own.
 func (c *claim) take(ctx context.Context, l *Login, rep *repeat.Slot) (ans *answer, held bool) {
 	values := l.App.Store().Values()
-	won, err := c.s.Add(ctx, values, true, c.ttl)
+	won, err := c.won, error(nil)
+	if !c.tried {
+		won, err = c.s.Add(ctx, values, true, c.ttl)
+	}
 	if err != nil {
 		l.logStoreFailure("claiming a code's exchange", err)
 		return nil, false
@@ -69,8 +77,54 @@ func (c *claim) take(ctx context.Context, l *Login, rep *repeat.Slot) (ans *answ
 	}
 }
 
+// recall fills out with the answer remembered for a repeat of this code
+// by this client. On a store over the network it claims the exchange in
+// the same round trip, for take; a claim won by a repeat is ended at once.
+func (c *claim) recall(ctx context.Context, l *Login, rep *repeat.Slot, out *answer) (bool, error) {
+	values := l.App.Store().Values()
+	pv, ok := values.(store.PairedValues)
+	if !ok {
+		return rep.Recall(ctx, values, out)
+	}
+	found, won, err := rep.RecallClaiming(ctx, pv, out, c.s, true, c.ttl)
+	if err != nil {
+		return false, err
+	}
+	c.tried, c.won = true, won
+	if found && won {
+		c.release(l)
+	}
+	return found, nil
+}
+
+// remember keeps the answer for a repeat and, for the holder of the claim
+// on a store over the network, ends the claim in the same round trip (its
+// release then finds nothing left to do).
+func (c *claim) remember(ctx context.Context, l *Login, rep *repeat.Slot, ans *answer, held bool) error {
+	values := l.App.Store().Values()
+	if pv, ok := values.(store.PairedValues); ok && held {
+		if err := rep.RememberReleasing(ctx, pv, ans, c.s); err != nil {
+			return err
+		}
+		c.released = true
+		return nil
+	}
+	return rep.Remember(ctx, values, ans)
+}
+
+// abandon ends a claim that recall took for a request that will not
+// exchange the code: refused by a limit, or joined to another's flight.
+func (c *claim) abandon(l *Login) {
+	if c.tried && c.won {
+		c.release(l)
+	}
+}
+
 // release ends the claim once the answer, if any, is remembered.
 func (c *claim) release(l *Login) {
+	if c.released {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := l.App.Store().Values().Delete(ctx, c.s.Key()); err != nil {

@@ -136,18 +136,23 @@ func (l *Login) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Ha
 	if err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
+	cl, err := l.newClaim(mp.AppID, req.Code)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
 	var ans answer
-	if ok, err := slot.Recall(r.Context(), app.Store().Values(), &ans); err != nil {
+	if ok, err := cl.recall(r.Context(), l, slot, &ans); err != nil {
 		l.logStoreFailure("recalling a repeated code's answer", err)
 	} else if ok {
 		metrics.CountLogin("ok", 0, false)
 		return l.answer(w, &ans)
 	}
 	if aerr := l.limit(r.Context(), "app", "app\x00"+mp.AppID, l.AppRate); aerr != nil {
+		cl.abandon(l)
 		return reply.Fail(w, r, aerr)
 	}
 
-	got, err := l.login(mp, req.Code, slot)
+	got, err := l.login(mp, req.Code, slot, cl)
 	if errors.Is(err, errMint) {
 		return caddyhttp.Error(http.StatusInternalServerError, err)
 	}
@@ -215,15 +220,20 @@ var errMint = errors.New("minting the session token failed")
 // all get the same answer, which is then remembered for a repeat. The
 // call is detached from the request so that one client hanging up does
 // not fail the others.
-func (l *Login) login(mp *caddymodule.MiniProgram, code string, slot *repeat.Slot) (*answer, error) {
+func (l *Login) login(mp *caddymodule.MiniProgram, code string, slot *repeat.Slot, cl *claim) (*answer, error) {
 	app := l.App
+	ran := false
+	// A claim this request won but whose flight another request ran
+	// (possible only after a store failure) is still this request's to end.
+	defer func() {
+		if !ran {
+			cl.abandon(l)
+		}
+	}()
 	v, err := app.Flights().Do(mp.AppID+"\x00"+code, func() (any, error) {
+		ran = true
 		ctx, cancel := context.WithTimeout(context.Background(), app.CallTimeout())
 		defer cancel()
-		cl, err := l.newClaim(mp.AppID, code)
-		if err != nil {
-			return nil, err
-		}
 		ans, held := cl.take(ctx, l, slot)
 		if ans != nil {
 			return ans, nil // another instance's exchange
@@ -237,7 +247,7 @@ func (l *Login) login(mp *caddymodule.MiniProgram, code string, slot *repeat.Slo
 		}
 		defer release()
 		var s *wechat.Session
-		err = wechat.RetryBusy(ctx, busyRetries, busyBackoff, func() error {
+		err := wechat.RetryBusy(ctx, busyRetries, busyBackoff, func() error {
 			var err error
 			s, err = app.Code2Session(ctx, mp, code)
 			return err
@@ -252,7 +262,7 @@ func (l *Login) login(mp *caddymodule.MiniProgram, code string, slot *repeat.Slo
 			return nil, fmt.Errorf("%w: %v", errMint, err)
 		}
 		ans = &answer{Token: tok, Exp: exp.Unix(), OpenID: s.OpenID, UnionID: s.UnionID}
-		if err := slot.Remember(ctx, app.Store().Values(), ans); err != nil {
+		if err := cl.remember(ctx, l, slot, ans, held); err != nil {
 			l.logStoreFailure("remembering a code's answer", err)
 		}
 		return ans, nil

@@ -52,3 +52,16 @@ func (s *Slot) Recall(ctx context.Context, v store.Values, out any) (bool, error
 func (s *Slot) Remember(ctx context.Context, v store.Values, val any) error {
 	return s.s.Set(ctx, v, val, time.Duration(window.Load()))
 }
+
+// RecallClaiming is Recall and, in the same round trip, an Add of val to
+// claim for ttl: found tells whether there was an answer, claimed whether
+// the claim was added.
+func (s *Slot) RecallClaiming(ctx context.Context, v store.PairedValues, out any, claim *slot.Slot, val any, ttl time.Duration) (found, claimed bool, err error) {
+	return s.s.GetAdd(ctx, v, out, claim, val, ttl)
+}
+
+// RememberReleasing is Remember and then the removal of claim, in one
+// round trip.
+func (s *Slot) RememberReleasing(ctx context.Context, v store.PairedValues, val any, claim *slot.Slot) error {
+	return s.s.SetDelete(ctx, v, val, time.Duration(window.Load()), claim)
+}

@@ -85,6 +85,30 @@ func (s *Slot) Add(ctx context.Context, v store.Values, val any, ttl time.Durati
 	return v.Add(ctx, s.key, sealed, ttl)
 }
 
+// GetAdd fills out with s's value, if there is one, and adds val to other
+// for ttl unless other holds a value, in one round trip.
+func (s *Slot) GetAdd(ctx context.Context, v store.PairedValues, out any, other *Slot, val any, ttl time.Duration) (found, added bool, err error) {
+	sealed, err := other.sealValue(val)
+	if err != nil {
+		return false, false, err
+	}
+	got, found, added, err := v.GetAdd(ctx, s.key, other.key, sealed, ttl)
+	if err != nil {
+		return false, false, err
+	}
+	return found && s.open(got, out), added, nil
+}
+
+// SetDelete keeps val in s for ttl and then removes other, in one round
+// trip.
+func (s *Slot) SetDelete(ctx context.Context, v store.PairedValues, val any, ttl time.Duration, other *Slot) error {
+	sealed, err := s.sealValue(val)
+	if err != nil {
+		return err
+	}
+	return v.SetDelete(ctx, s.key, sealed, ttl, other.key)
+}
+
 func (s *Slot) sealValue(val any) ([]byte, error) {
 	plain, err := json.Marshal(val)
 	if err != nil {

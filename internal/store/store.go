@@ -48,6 +48,18 @@ type Values interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// PairedValues is a Values that does two operations in one round trip,
+// the pairs a login makes: a store over the network implements it, so
+// that a login costs two round trips rather than four.
+type PairedValues interface {
+	Values
+	// GetAdd is Get of getKey and Add of addKey, in one round trip.
+	GetAdd(ctx context.Context, getKey, addKey string, val []byte, ttl time.Duration) (got []byte, found, added bool, err error)
+	// SetDelete is Set of setKey and then Delete of delKey, in one round
+	// trip.
+	SetDelete(ctx context.Context, setKey string, val []byte, ttl time.Duration, delKey string) error
+}
+
 // Revocation ends a session or a user's sessions. Exactly one of SID and
 // (AppID, OpenID) is set.
 type Revocation struct {

@@ -121,3 +121,37 @@ func splitArgs(s string) []any {
 	}
 	return out
 }
+
+// TestPairedValues: GetAdd and SetDelete do what Get then Add, and Set
+// then Delete, do.
+func TestPairedValues(t *testing.T) {
+	srv := redisserver.Start(t)
+	pv := open(t, redisstore.Options{URL: srv.URL(), KeyPrefix: freshPrefix(), Resync: time.Hour}).Values().(store.PairedValues)
+	ctx := context.Background()
+	got, found, added, err := pv.GetAdd(ctx, "answer", "claim", []byte("mine"), time.Minute)
+	if err != nil || found || !added || got != nil {
+		t.Fatalf("GetAdd on an empty store: %q %v %v %v, want nothing found and the claim added", got, found, added, err)
+	}
+	if _, _, added, err := pv.GetAdd(ctx, "answer", "claim", []byte("theirs"), time.Minute); err != nil || added {
+		t.Fatalf("GetAdd of a held claim: added %v %v", added, err)
+	}
+	if v, ok, _ := pv.Get(ctx, "claim"); !ok || string(v) != "mine" {
+		t.Fatalf("the claim holds %q %v, want the first adder's", v, ok)
+	}
+	if err := pv.SetDelete(ctx, "answer", []byte("token"), time.Minute, "claim"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := pv.Get(ctx, "claim"); ok {
+		t.Fatal("SetDelete left the claim")
+	}
+	got, found, added, err = pv.GetAdd(ctx, "answer", "claim", []byte("again"), time.Minute)
+	if err != nil || !found || string(got) != "token" || !added {
+		t.Fatalf("GetAdd after SetDelete: %q %v %v %v, want the answer and the claim added", got, found, added, err)
+	}
+	if err := pv.SetDelete(ctx, "answer", nil, 0, "claim"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := pv.Get(ctx, "answer"); ok {
+		t.Fatal("SetDelete with no ttl kept the value")
+	}
+}

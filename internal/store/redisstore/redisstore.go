@@ -60,11 +60,13 @@ const (
 	OpTokenDrop = "token_compare_and_delete"
 	OpLock      = "lock"
 	OpUnlock    = "unlock"
+	OpGetAdd    = "get_add"
+	OpSetDelete = "set_delete"
 )
 
 // Ops are every operation name OnOp is called with, so that a caller can
 // resolve its metrics' label values once.
-var Ops = []string{OpAllow, OpGet, OpSet, OpAdd, OpTake, OpDelete, OpRevoke, OpList, OpTokenGet, OpTokenSet, OpTokenDrop, OpLock, OpUnlock}
+var Ops = []string{OpAllow, OpGet, OpSet, OpAdd, OpTake, OpDelete, OpRevoke, OpList, OpTokenGet, OpTokenSet, OpTokenDrop, OpLock, OpUnlock, OpGetAdd, OpSetDelete}
 
 // The results OnOp reports.
 const (

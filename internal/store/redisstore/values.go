@@ -77,6 +77,48 @@ func (v *values) Delete(ctx context.Context, key string) error {
 	})
 }
 
+// GetAdd implements store.PairedValues: GET and SET NX PX, pipelined.
+func (v *values) GetAdd(ctx context.Context, getKey, addKey string, val []byte, ttl time.Duration) (got []byte, found, added bool, err error) {
+	err = v.s.do(ctx, OpGetAdd, func(ctx context.Context) error {
+		var get *redis.StringCmd
+		var add *redis.BoolCmd
+		if _, err := v.s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			get = p.Get(ctx, v.key(getKey))
+			add = p.SetNX(ctx, v.key(addKey), val, time.Duration(ms(ttl))*time.Millisecond)
+			return nil
+		}); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		var err error
+		if got, found, err = hit(get.Bytes()); err != nil {
+			return err
+		}
+		added, err = add.Result()
+		return err
+	})
+	if err != nil {
+		return nil, false, false, err
+	}
+	return got, found, added, nil
+}
+
+// SetDelete implements store.PairedValues: SET PX and DEL, pipelined in
+// that order.
+func (v *values) SetDelete(ctx context.Context, setKey string, val []byte, ttl time.Duration, delKey string) error {
+	return v.s.do(ctx, OpSetDelete, func(ctx context.Context) error {
+		_, err := v.s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			if ttl <= 0 {
+				p.Del(ctx, v.key(setKey))
+			} else {
+				p.Set(ctx, v.key(setKey), val, time.Duration(ms(ttl))*time.Millisecond)
+			}
+			p.Del(ctx, v.key(delKey))
+			return nil
+		})
+		return err
+	})
+}
+
 // hit turns go-redis's "no such key", redis.Nil, into a miss: the
 // operation itself succeeded.
 func hit[T any](val T, err error) (T, bool, error) {
@@ -91,4 +133,4 @@ func hit[T any](val T, err error) (T, bool, error) {
 }
 
 // Interface guards
-var _ store.Values = (*values)(nil)
+var _ store.PairedValues = (*values)(nil)
