@@ -204,7 +204,7 @@ func (s *Server) start() error {
 		close(exited)
 	}()
 	s.cmd, s.exited = cmd, exited
-	if err := waitReady(s.Addr(), exited); err != nil {
+	if err := waitReady(s.Addr(), s.opts.Password, exited); err != nil {
 		_ = cmd.Process.Kill()
 		<-exited
 		return fmt.Errorf("redis-server on port %d: %v; its log:\n%s", s.port, err, tail(s.logPath))
@@ -212,13 +212,15 @@ func (s *Server) start() error {
 	return nil
 }
 
-// waitReady dials addr and sends PING until the server answers (PONG,
-// or NOAUTH when it wants a password), the process exits, or
-// startTimeout passes.
-func waitReady(addr string, exited <-chan struct{}) error {
+// waitReady dials addr and sends PING, after AUTH when the server has a
+// password, until the server answers PONG, the process exits, or
+// startTimeout passes. An unauthenticated PING would not do: a server
+// with a password answers it NOAUTH even while it is still loading its
+// data, and answers LOADING to the commands that follow.
+func waitReady(addr, password string, exited <-chan struct{}) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
-		if ping(addr) {
+		if ping(addr, password) {
 			return nil
 		}
 		select {
@@ -233,18 +235,28 @@ func waitReady(addr string, exited <-chan struct{}) error {
 	}
 }
 
-func ping(addr string) bool {
+func ping(addr, password string) bool {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return false
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+	req := "PING\r\n"
+	if password != "" {
+		req = "AUTH " + password + "\r\n" + req
+	}
+	if _, err := c.Write([]byte(req)); err != nil {
 		return false
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && (strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH"))
+	r := bufio.NewReader(c)
+	if password != "" {
+		if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "+OK") {
+			return false
+		}
+	}
+	line, err := r.ReadString('\n')
+	return err == nil && strings.HasPrefix(line, "+PONG")
 }
 
 func freePort() (int, error) {

@@ -71,6 +71,7 @@ func TestAppendOnlySurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	_, _ = c.Write([]byte("AUTH pw-test\r\nSET k v\r\n"))
 	r := bufio.NewReader(c)
 	for range 2 {
@@ -86,6 +87,8 @@ func TestAppendOnlySurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// A missing line fails the test rather than hanging it.
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	_, _ = c.Write([]byte("AUTH pw-test\r\nGET k\r\n"))
 	r = bufio.NewReader(c)
 	var lines []string
