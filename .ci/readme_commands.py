@@ -400,10 +400,10 @@ def main():
             cwd = tempfile.mkdtemp(dir=work)
             shell = Shell(cwd, bindir)
             args = [f"BACKEND={backend}"] if backend else []
-            todo = runnable if first == 0 else [it for it in runnable if it.heading == quick]
+            chosen = runnable if first == 0 else [it for it in runnable if it.heading == quick]
             with Demo(args, os.path.join(work, f"demo-{backend or 'go'}.log")):
                 print(f"demo {label}: up")
-                for it in todo:
+                for it in chosen:
                     what = shell.run(it)
                     count += 1
                     print(f"ok   {it.where()}  {it.key[:90]}{'…' if len(it.key) > 90 else ''}  ({what})")
