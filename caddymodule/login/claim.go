@@ -42,7 +42,8 @@ func (l *Login) newClaim(appID, code string) (*claim, error) {
 // own.
 func (c *claim) take(ctx context.Context, l *Login, rep *repeat.Slot) (ans *answer, held bool) {
 	values := l.App.Store().Values()
-	won, err := c.won, error(nil)
+	won := c.won
+	var err error
 	if !c.tried {
 		won, err = c.s.Add(ctx, values, true, c.ttl)
 	}
