@@ -15,8 +15,7 @@ import (
 func TestVerifiedCacheBounds(t *testing.T) {
 	c := NewCache(100)
 	now := time.Now()
-	id := &Identity{OpenID: "o", ExpiresAt: now.Add(time.Second)}
-	c.Put("tok", id, now)
+	id := c.Put("tok", &Identity{OpenID: "o", ExpiresAt: now.Add(time.Second)}, now)
 	if c.Get("tok", now) != id || c.Get("tok2", now) != nil {
 		t.Fatal("hit or miss wrong")
 	}
@@ -30,13 +29,13 @@ func TestVerifiedCacheBounds(t *testing.T) {
 	}
 	later := now.Add(MaxCacheAge + sweepEvery + time.Second)
 	c.Put("fresh", long, later)
-	if n := len(c.m); n != 1 {
+	if n := c.Len(); n != 1 {
 		t.Fatalf("after a sweep %d entries remain, want only the fresh one", n)
 	}
 	for i := 0; i < 1000; i++ {
 		c.Put("b"+strconv.Itoa(i), long, later)
-		if len(c.m) > 100 {
-			t.Fatalf("cache grew to %d entries, bound 100", len(c.m))
+		if c.Len() > 100 {
+			t.Fatalf("cache grew to %d entries, bound 100", c.Len())
 		}
 	}
 }
@@ -46,9 +45,8 @@ func TestVerifiedCacheBounds(t *testing.T) {
 func TestCacheBindsTheWholeToken(t *testing.T) {
 	c := NewCache(10)
 	now := time.Now()
-	id := &Identity{OpenID: "oAlice", ExpiresAt: now.Add(time.Hour)}
 	tok := "eyJoZWFkZXIifQ.eyJzdWIiOiJvQWxpY2UifQ.c2lnbmF0dXJl"
-	c.Put(tok, id, now)
+	id := c.Put(tok, &Identity{OpenID: "oAlice", ExpiresAt: now.Add(time.Hour)}, now)
 	if c.Get(tok, now) != id {
 		t.Fatal("the cached token is a miss")
 	}
@@ -110,7 +108,7 @@ func heapInUse() uint64 {
 	return m.HeapAlloc
 }
 
-func mustKey(t *testing.T) *Key {
+func mustKey(t testing.TB) *Key {
 	k, err := NewKey(HS256, []byte("memory-test-key-0123456789-abcdefghijklm"))
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,21 @@ type Identity struct {
 	// assertion is the last X-Wechat-Assertion minted for this token,
 	// handed out until shortly before its exp.
 	assertion atomic.Pointer[Assertion]
+	// cached is the token the cache made this Identity for.
+	cached cacheRef
+}
+
+// cacheRef is the token a cached Identity was made for, so that its hot
+// slot yields it for that token alone: the same checks as a record's.
+type cacheRef struct {
+	sig   string
+	sum   uint64
+	size  int
+	until int64 // unix nanoseconds
+}
+
+func (c *cacheRef) is(sum uint64, tok string, now int64) bool {
+	return c.size == len(tok) && c.sum == sum && now < c.until && c.sig == signature(tok)
 }
 
 // Renewal is a token renewed into: the same session, a later exp.
