@@ -385,7 +385,7 @@ def build(runs, meta, top):
     w("")
 
     if top.get("pprof-top.txt"):
-        w("## CPU profile of (b) under load")
+        w(f"## CPU profile of ({meta.get('profiled', 'b')}) under load")
         w("")
         w(f"{meta.get('profile', '')}; `{meta.get('profile_cmd', '')}`:")
         w("")

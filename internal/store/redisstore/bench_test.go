@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,4 +117,27 @@ func BenchmarkList10k(b *testing.B) {
 			b.Fatal(len(list), err)
 		}
 	}
+}
+
+// BenchmarkLoginRoundTrips is the store's part of one login through Redis,
+// 64 at once as in the bench's (lr): the repeat's GET with the code's
+// claim, then the answer's SET with the claim's DEL.
+func BenchmarkLoginRoundTrips(b *testing.B) {
+	s := benchStore(b)
+	pv := s.Values().(store.PairedValues)
+	ctx := context.Background()
+	var n atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			k := strconv.FormatInt(n.Add(1), 10)
+			if _, found, added, err := pv.GetAdd(ctx, "repeat:"+k, "claim:"+k, []byte("1"), 10*time.Second); err != nil || found || !added {
+				b.Fatal(found, added, err)
+			}
+			if err := pv.SetDelete(ctx, "repeat:"+k, []byte("a sealed answer of about two hundred bytes"), 30*time.Second, "claim:"+k); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -288,7 +288,13 @@ func TestHungServerBounded(t *testing.T) {
 	for name, op := range map[string]func(ctx context.Context) error{
 		"allow": func(ctx context.Context) error { _, _, err := s.Counters().Allow(ctx, "k", 1, time.Minute); return err },
 		"take":  func(ctx context.Context) error { _, _, err := s.Values().Take(ctx, "k"); return err },
-		"list":  func(ctx context.Context) error { _, err := s.Revocations().List(ctx); return err },
+		// Batched (batch.go): the caller stops waiting at its deadline.
+		"get": func(ctx context.Context) error { _, _, err := s.Values().Get(ctx, "k"); return err },
+		"getadd": func(ctx context.Context) error {
+			_, _, _, err := s.Values().(store.PairedValues).GetAdd(ctx, "k", "c", []byte("1"), time.Minute)
+			return err
+		},
+		"list": func(ctx context.Context) error { _, err := s.Revocations().List(ctx); return err },
 	} {
 		began := time.Now()
 		if err := op(context.Background()); !errors.Is(err, redisstore.ErrUnavailable) {

@@ -12,7 +12,8 @@ import (
 
 // values are plain strings with a TTL: Add is SET NX PX, so that of
 // instances racing to add one key exactly one wins, and Take reads and
-// deletes in one script, so that exactly one gets the value.
+// deletes in one script, so that exactly one gets the value. All but Take
+// go through the store's batcher (batch.go).
 type values struct{ s *Store }
 
 func (v *values) key(k string) string { return v.s.prefix + "v:" + k }
@@ -29,8 +30,12 @@ func (v *values) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	var val []byte
 	var ok bool
 	err := v.s.do(ctx, OpGet, func(ctx context.Context) error {
+		var get *redis.StringCmd
+		if err := v.s.batch.do(ctx, func(p redis.Pipeliner) { get = p.Get(ctx, v.key(key)) }); err != nil {
+			return err
+		}
 		var err error
-		val, ok, err = hit(v.s.c.Get(ctx, v.key(key)).Bytes())
+		val, ok, err = hit(get.Bytes())
 		return err
 	})
 	return val, ok, err
@@ -40,10 +45,17 @@ func (v *values) Get(ctx context.Context, key string) ([]byte, bool, error) {
 // in the memory store.
 func (v *values) Set(ctx context.Context, key string, val []byte, ttl time.Duration) error {
 	return v.s.do(ctx, OpSet, func(ctx context.Context) error {
-		if ttl <= 0 {
-			return v.s.c.Del(ctx, v.key(key)).Err()
+		var cmd redis.Cmder
+		if err := v.s.batch.do(ctx, func(p redis.Pipeliner) {
+			if ttl <= 0 {
+				cmd = p.Del(ctx, v.key(key))
+			} else {
+				cmd = p.Set(ctx, v.key(key), val, time.Duration(ms(ttl))*time.Millisecond)
+			}
+		}); err != nil {
+			return err
 		}
-		return v.s.c.Set(ctx, v.key(key), val, time.Duration(ms(ttl))*time.Millisecond).Err()
+		return cmd.Err()
 	})
 }
 
@@ -51,8 +63,12 @@ func (v *values) Set(ctx context.Context, key string, val []byte, ttl time.Durat
 func (v *values) Add(ctx context.Context, key string, val []byte, ttl time.Duration) (bool, error) {
 	var added bool
 	err := v.s.do(ctx, OpAdd, func(ctx context.Context) error {
+		var add *redis.BoolCmd
+		if err := v.s.batch.do(ctx, func(p redis.Pipeliner) { add = p.SetNX(ctx, v.key(key), val, time.Duration(ms(ttl))*time.Millisecond) }); err != nil {
+			return err
+		}
 		var err error
-		added, err = v.s.c.SetNX(ctx, v.key(key), val, time.Duration(ms(ttl))*time.Millisecond).Result()
+		added, err = add.Result()
 		return err
 	})
 	return added && err == nil, err
@@ -73,7 +89,11 @@ func (v *values) Take(ctx context.Context, key string) ([]byte, bool, error) {
 // Delete implements store.Values.
 func (v *values) Delete(ctx context.Context, key string) error {
 	return v.s.do(ctx, OpDelete, func(ctx context.Context) error {
-		return v.s.c.Del(ctx, v.key(key)).Err()
+		var del *redis.IntCmd
+		if err := v.s.batch.do(ctx, func(p redis.Pipeliner) { del = p.Del(ctx, v.key(key)) }); err != nil {
+			return err
+		}
+		return del.Err()
 	})
 }
 
@@ -82,11 +102,10 @@ func (v *values) GetAdd(ctx context.Context, getKey, addKey string, val []byte, 
 	err = v.s.do(ctx, OpGetAdd, func(ctx context.Context) error {
 		var get *redis.StringCmd
 		var add *redis.BoolCmd
-		if _, err := v.s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if err := v.s.batch.do(ctx, func(p redis.Pipeliner) {
 			get = p.Get(ctx, v.key(getKey))
 			add = p.SetNX(ctx, v.key(addKey), val, time.Duration(ms(ttl))*time.Millisecond)
-			return nil
-		}); err != nil && !errors.Is(err, redis.Nil) {
+		}); err != nil {
 			return err
 		}
 		var err error
@@ -106,16 +125,18 @@ func (v *values) GetAdd(ctx context.Context, getKey, addKey string, val []byte, 
 // that order.
 func (v *values) SetDelete(ctx context.Context, setKey string, val []byte, ttl time.Duration, delKey string) error {
 	return v.s.do(ctx, OpSetDelete, func(ctx context.Context) error {
-		_, err := v.s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		var set, del redis.Cmder
+		if err := v.s.batch.do(ctx, func(p redis.Pipeliner) {
 			if ttl <= 0 {
-				p.Del(ctx, v.key(setKey))
+				set = p.Del(ctx, v.key(setKey))
 			} else {
-				p.Set(ctx, v.key(setKey), val, time.Duration(ms(ttl))*time.Millisecond)
+				set = p.Set(ctx, v.key(setKey), val, time.Duration(ms(ttl))*time.Millisecond)
 			}
-			p.Del(ctx, v.key(delKey))
-			return nil
-		})
-		return err
+			del = p.Del(ctx, v.key(delKey))
+		}); err != nil {
+			return err
+		}
+		return errors.Join(set.Err(), del.Err())
 	})
 }
 
