@@ -28,6 +28,7 @@ CONFIGS = [
     ("e", "wechat_login against the simulator, fresh code", "e0"),
     ("af", "reverse_proxy, the requests of (f): 100,000 distinct tokens round-robin (baseline)", None),
     ("f", "wechat_auth HS256 + reverse_proxy, 100,000 distinct valid tokens round-robin", "af"),
+    ("ag", "reverse_proxy in the second Caddy, the requests of (g) (control for (g))", "af"),
     ("g", "wechat_auth EdDSA + reverse_proxy, 100,000 distinct valid tokens (second Caddy)", "af"),
     ("a3", "reverse_proxy in the third Caddy: cookie sessions on, 10,000 ended sessions (control for (k), (r))", "a"),
     ("k", "wechat_auth + reverse_proxy, the token in the session cookie (third Caddy)", "a3"),
@@ -43,7 +44,16 @@ BASE = {k: base for k, _, base in CONFIGS}
 # Budgets from the issue: (b) and (c) throughput against (a) at 64
 # connections, their p99 at most 0.2 ms above (a)'s, and the login at 0.6
 # of a plain proxy to the same simulator.
-THROUGHPUT_BUDGETS = [("b", 0.98), ("ba", 0.97), ("c", 0.97), ("e", 0.60), ("f", 0.97), ("g", 0.95), ("k", 0.97), ("r", 0.97), ("br", 0.97), ("lr", 0.60)]
+# Each is (configuration, baseline, target). The verdict is the median over
+# the rounds of the ratio within each round: a round runs the two back to
+# back, so its ratio is free of the drift between rounds, which on a small
+# shared machine is larger than the budgets. The ratio of the medians is
+# shown beside it. (c) and (g) are also checked against the proxy in their
+# own process, (a2) and (ag): EdDSA needs a second Caddy, since one wechat
+# app has one token configuration, and a second process alone differs.
+THROUGHPUT_BUDGETS = [("b", "a", 0.98), ("ba", "a", 0.97), ("c", "a", 0.97), ("c", "a2", 0.97), ("e", "e0", 0.60),
+                      ("f", "af", 0.97), ("g", "af", 0.95), ("g", "ag", 0.95), ("k", "a3", 0.97), ("r", "a3", 0.97),
+                      ("br", "a4", 0.97), ("lr", "e4", 0.60)]
 # The verified-token cache of (f) and (g): 100,000 tokens in at most 64 MB.
 HEAP_BUDGET_MB = 64
 P99_BUDGET_MS = 0.2
@@ -163,7 +173,7 @@ def build(runs, meta, top):
     w("")
     w(f"{meta.get('date', '')}: wrk, {meta.get('connections', '?')} connections, "
       f"{meta.get('threads', '?')} threads, {meta.get('duration', '?')} per run, "
-      f"{meta.get('rounds', '?')} rounds alternating a→b→ba→a2→c→d→e0→e→af→f→g→a3→k→r→a4→br→e4→lr; medians of the rounds.")
+      f"{meta.get('rounds', '?')} rounds alternating a→b→ba→a2→c→d→e0→e→af→f→ag→g→a3→k→r→a4→br→e4→lr; medians of the rounds.")
     w("")
     w("## Results")
     w("")
@@ -239,16 +249,17 @@ def build(runs, meta, top):
         bad = [f"({x}) {summ[x]['invalid']}" for x in (k, base) if summ[x]["invalid"]]
         return "; ".join(bad)
 
-    for k, target in THROUGHPUT_BUDGETS:
-        base = BASE[k]
+    for k, base, target in THROUGHPUT_BUDGETS:
         name = f"({k}) / ({base}) req/s"
         why = unmeasured(k, base)
         if why:
             counts["NOT MEASURED"] += 1
             w(f"| {name} | ≥ {target:.2f} | — | — | **NOT MEASURED**: {why} |")
             continue
-        ratio = summ[k]["rps"] / summ[base]["rps"]
-        rounds = ", ".join(f"{x:.3f}" for x in per_round_ratios(runs, k, base))
+        paired = per_round_ratios(runs, k, base)
+        ratio = statistics.median(paired)
+        of_medians = summ[k]["rps"] / summ[base]["rps"]
+        rounds = ", ".join(f"{x:.3f}" for x in paired) + f" (ratio of the medians {of_medians:.3f})"
         close = base == "a" and noise_rps is not None and abs(ratio - target) < noise_rps
         if ratio >= target:
             counts["PASS"] += 1
