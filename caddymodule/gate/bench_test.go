@@ -2,6 +2,7 @@ package gate
 
 import (
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -33,26 +34,15 @@ func TestGateHitAllocs(t *testing.T) {
 // the budget of 5 allocations, unionid included.
 func TestGateColdHitAllocs(t *testing.T) {
 	gate, _ := newBareGate(t, token.HS256, []byte(tokentest.Key))
-	now := time.Now()
-	toks := make([][]string, 8192)
-	for i := range toks {
-		tok, _, err := gate.App.Keys().Mint(token.Session{AppID: tokentest.AppID, OpenID: fmt.Sprintf("oCold%023d", i), UnionID: fmt.Sprintf("uCold%023d", i), SessionKey: "tiihtNczf5v6AKRyjwEUhQ=="}, now, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		toks[i] = []string{"Bearer " + tok}
-	}
 	r, _ := gateRequest("x")
 	w := httptest.NewRecorder()
-	for _, auth := range toks {
-		serveOnce(t, gate, r, auth, w)
-	}
+	toks := cachedUsers(t, gate, r, w, 8192, true)
 	i := 0
 	allocs := testing.AllocsPerRun(len(toks), func() {
 		serveOnce(t, gate, r, toks[i%len(toks)], w)
 		i++
 	})
-	if want := fmt.Sprintf("oCold%023d", (i-1)%len(toks)); r.Header.Get("X-Openid") != want {
+	if want := fmt.Sprintf("oUser%023d", (i-1)%len(toks)); r.Header.Get("X-Openid") != want {
 		t.Fatalf("X-Openid %q, want %q", r.Header.Get("X-Openid"), want)
 	}
 	if allocs > 5 {
@@ -117,20 +107,9 @@ func BenchmarkMintToken(b *testing.B) {
 // app's gate does, memory latency included.
 func BenchmarkGateCacheHitManyUsers(b *testing.B) {
 	gate, _ := newBareGate(b, token.HS256, []byte(tokentest.Key))
-	now := time.Now()
-	toks := make([][]string, token.DefaultCacheSize)
-	for i := range toks {
-		tok, _, err := gate.App.Keys().Mint(token.Session{AppID: tokentest.AppID, OpenID: fmt.Sprintf("oBench%022d", i), SessionKey: "tiihtNczf5v6AKRyjwEUhQ=="}, now, time.Hour)
-		if err != nil {
-			b.Fatal(err)
-		}
-		toks[i] = []string{"Bearer " + tok}
-	}
 	r, _ := gateRequest("x")
 	w := httptest.NewRecorder()
-	for _, auth := range toks {
-		serveOnce(b, gate, r, auth, w)
-	}
+	toks := cachedUsers(b, gate, r, w, token.DefaultCacheSize, false)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -139,4 +118,25 @@ func BenchmarkGateCacheHitManyUsers(b *testing.B) {
 			i = 0
 		}
 	}
+}
+
+// cachedUsers mints the tokens of n users, with unionids or without, and
+// sends each through the gate once, so that the cache holds them all. It
+// returns their Authorization headers.
+func cachedUsers(tb testing.TB, gate *Auth, r *http.Request, w http.ResponseWriter, n int, unionIDs bool) [][]string {
+	now := time.Now()
+	toks := make([][]string, n)
+	for i := range toks {
+		s := token.Session{AppID: tokentest.AppID, OpenID: fmt.Sprintf("oUser%023d", i), SessionKey: "tiihtNczf5v6AKRyjwEUhQ=="}
+		if unionIDs {
+			s.UnionID = fmt.Sprintf("uUser%023d", i)
+		}
+		tok, _, err := gate.App.Keys().Mint(s, now, time.Hour)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		toks[i] = []string{"Bearer " + tok}
+		serveOnce(tb, gate, r, toks[i], w)
+	}
+	return toks
 }
