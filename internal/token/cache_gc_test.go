@@ -1,7 +1,6 @@
 package token
 
 import (
-	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -21,20 +20,11 @@ func BenchmarkGCWithFullCache(b *testing.B) {
 
 // fullCache is a cache of DefaultCacheSize tokens of distinct users.
 func fullCache(tb testing.TB) *Cache {
-	ks, _ := NewKeySet("caddy-wechat", mustKey(tb))
-	v := NewVerifier(ks, func(string) bool { return true })
+	v, toks := distinctUsers(tb, DefaultCacheSize)
 	now := time.Now()
 	c := NewCache(DefaultCacheSize)
-	for i := range DefaultCacheSize {
-		tok, _, err := ks.Mint(Session{AppID: "wx0123456789abcdef", OpenID: fmt.Sprintf("oMem%024d", i), UnionID: fmt.Sprintf("uMem%024d", i), SessionKey: "tiihtNczf5v6AKRyjwEUhQ=="}, now, time.Hour)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		id, err := v.Verify(tok)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		c.Put(tok, id, now)
+	for _, tok := range toks {
+		verifyAndPut(tb, v, c, tok, now)
 	}
 	return c
 }

@@ -68,25 +68,12 @@ func TestCacheBindsTheWholeToken(t *testing.T) {
 // hold in the cache (identities included: the verifier makes them for the
 // cache alone), against the budget of 64 MB for 100,000 tokens.
 func TestCacheMemory(t *testing.T) {
-	ks, _ := NewKeySet("caddy-wechat", mustKey(t))
-	v := NewVerifier(ks, func(string) bool { return true })
+	v, toks := distinctUsers(t, DefaultCacheSize)
 	now := time.Now()
-	toks := make([]string, DefaultCacheSize)
-	for i := range toks {
-		tok, _, err := ks.Mint(Session{AppID: "wx0123456789abcdef", OpenID: fmt.Sprintf("oMem%024d", i), UnionID: fmt.Sprintf("uMem%024d", i), SessionKey: "tiihtNczf5v6AKRyjwEUhQ=="}, now, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		toks[i] = tok
-	}
 	c := NewCache(DefaultCacheSize)
 	before := heapInUse()
 	for _, tok := range toks {
-		id, err := v.Verify(tok)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Put(tok, id, now)
+		verifyAndPut(t, v, c, tok, now)
 	}
 	after := heapInUse()
 	if c.Len() != DefaultCacheSize {
@@ -99,6 +86,30 @@ func TestCacheMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(toks)
 	runtime.KeepAlive(c)
+}
+
+// distinctUsers mints a token for each of n users, unionid and sealed
+// session_key included, and gives the verifier that accepts them.
+func distinctUsers(tb testing.TB, n int) (*Verifier, []string) {
+	ks, _ := NewKeySet("caddy-wechat", mustKey(tb))
+	now := time.Now()
+	toks := make([]string, n)
+	for i := range toks {
+		tok, _, err := ks.Mint(Session{AppID: "wx0123456789abcdef", OpenID: fmt.Sprintf("oMem%024d", i), UnionID: fmt.Sprintf("uMem%024d", i), SessionKey: "tiihtNczf5v6AKRyjwEUhQ=="}, now, time.Hour)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		toks[i] = tok
+	}
+	return NewVerifier(ks, func(string) bool { return true }), toks
+}
+
+func verifyAndPut(tb testing.TB, v *Verifier, c *Cache, tok string, now time.Time) {
+	id, err := v.Verify(tok)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.Put(tok, id, now)
 }
 
 func heapInUse() uint64 {

@@ -59,13 +59,13 @@ func (r *record) fill(names *interned, tok string, id *Identity, sum uint64, unt
 		r.lens[i] = uint8(len(p))
 		at += copy(r.data[at:], p)
 	}
-	var ok [5]bool
-	r.app, ok[0] = names.number(id.AppID)
-	r.kid, ok[1] = names.number(id.keyID)
-	r.iat, ok[2] = nanos(id.IssuedAt)
-	r.exp, ok[3] = nanos(id.ExpiresAt)
-	r.auth, ok[4] = nanos(id.AuthTime)
-	if ok != [5]bool{true, true, true, true, true} {
+	var okApp, okKid, okIat, okExp, okAuth bool
+	r.app, okApp = names.number(id.AppID)
+	r.kid, okKid = names.number(id.keyID)
+	r.iat, okIat = nanos(id.IssuedAt)
+	r.exp, okExp = nanos(id.ExpiresAt)
+	r.auth, okAuth = nanos(id.AuthTime)
+	if !okApp || !okKid || !okIat || !okExp || !okAuth {
 		return false
 	}
 	r.sum, r.until, r.size = sum, until, uint32(len(tok))
